@@ -45,15 +45,25 @@ target_dir="$("$cargo" metadata --format-version 1 --no-deps \
     | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
 
 echo "generate.sh: building citizen-core (profile $profile_dir)" >&2
-"$cargo" build -q -p citizen-core "${profile_args[@]}"
+if [[ "$profile_dir" == debug ]]; then
+    # The workspace's own debug build, the one `cargo test --workspace` makes (a no-op after it,
+    # as in the test command). A `-p citizen-core` build resolves features for that package
+    # alone and recompiles ~100 dependencies and the crate. The library then has the
+    # `test-support` feature (Rust-only test helpers, no UniFFI export), so its UniFFI
+    # metadata, and with it the bindings, are those of the shipped library: a difference would
+    # fail the drift check below. The uniffi-bindgen binary comes from the same build.
+    "$cargo" build -q --workspace --lib --bins --examples
+else
+    "$cargo" build -q -p citizen-core "${profile_args[@]}"
+    # Build the bindgen up front so its compiler output does not interleave with the generation.
+    "$cargo" build -q -p uniffi-bindgen
+fi
+bindgen="$target_dir/debug/uniffi-bindgen"
 lib="$target_dir/$profile_dir/libcitizen_core.so"
 if [[ ! -f "$lib" ]]; then
     echo "generate.sh: $lib was not built" >&2
     exit 1
 fi
-
-# Build the bindgen up front so its compiler output does not interleave with the generation.
-"$cargo" build -q -p uniffi-bindgen
 
 tmp="$(mktemp -d "${TMPDIR:-/tmp}/citizen-bindings.XXXXXX")"
 trap 'rm -rf "$tmp"' EXIT
@@ -68,7 +78,7 @@ python_file="citizen_core.py"
 gen() { # language out-dir
     # --no-format: ktlint/swiftformat, when installed, would otherwise reformat the output and
     # make it depend on the machine.
-    "$cargo" run -q -p uniffi-bindgen -- generate --no-format \
+    "$bindgen" generate --no-format \
         --library "$lib" --language "$1" --out-dir "$2" >/dev/null
 }
 

@@ -21,12 +21,13 @@ step() { echo "== bindings: $* ($(date +%T))" >&2; }
 step "generate --check"
 "$here/generate.sh" --check
 
-step "build citizen-server"
-"$cargo" build -q -p citizen-server
-# The software CCCD on stdin/stdout for the chip level-2 test (test_chip_level2.py).
-"$cargo" build -q -p citizen-core --example software_card_stdio
-# The mdoc fixtures and our own verdicts for the pymdoccbor cross-check (test_mdoc_interop.py).
-"$cargo" build -q -p citizen-mdoc --example mdoc_fixture
+step "build citizen-server and the examples"
+# The reference server; the software CCCD on stdin/stdout for the chip level-2 test
+# (test_chip_level2.py, example software_card_stdio); the mdoc fixtures and our own verdicts for
+# the pymdoccbor cross-check (test_mdoc_interop.py, example mdoc_fixture). One workspace build,
+# the same the test command's `cargo test --workspace` made (a no-op after it): `-p` builds
+# resolve features per package and recompiled 50 to 160 dependencies each.
+"$cargo" build -q --workspace --lib --bins --examples
 target_dir="$("$cargo" metadata --format-version 1 --no-deps \
     | "$python" -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
 export CITIZEN_SERVER_BIN="${CITIZEN_SERVER_BIN:-$target_dir/debug/citizen-server}"

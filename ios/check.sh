@@ -15,6 +15,8 @@
 #      text in both InfoPlist.strings;
 #   5. every hand-written class that adopts the generated `ApduTransport` protocol implements each
 #      of its methods with the generated labels, async/throws and return type;
+#      (also `session.<m>` and `verifier.<m>` on a `PresentationSessionProtocol` /
+#      `VerifierProtocol` the file holds);
 #   6. the BLE adapters (issue 13) implement the core's `MdocTransport` the same way (marked
 #      `// implements MdocTransport` until the trait is in the generated bindings), and the
 #      Bluetooth usage text is declared and localized.
@@ -47,7 +49,9 @@ def protocol_methods(name):
 
 # Receiver (as written in the Swift sources) -> the generated protocol of its type.
 SUB_CLIENTS = {"account": "AccountClient", "services": "ServicesClient", "consent": "ConsentClient",
-               "activity": "ActivityClient", "documents": "DocumentsClient"}
+               "activity": "ActivityClient", "documents": "DocumentsClient",
+               # The in-person presentation's and the verifier mode's objects (decision 45).
+               "session": "PresentationSession", "verifier": "Verifier"}
 protocols = {"core": protocol_methods("CitizenCore")}
 for receiver, name in SUB_CLIENTS.items():
     protocols[receiver] = protocol_methods(name)
@@ -62,7 +66,7 @@ for kit in glob.glob(f"{root}/ios/Sources/CitizenCoreKit/*.swift"):
                 protocols[receiver][m.group(1)] = ([a.split(":")[0].strip() for a in m.group(2).split(",") if a.strip()],
                                                    bool(m.group(3)), bool(m.group(4)))
 # The view models hold sub-clients under these names; `core.<sub>()` reaches them too.
-call = re.compile(r"(?<![\w.])(?:self\.)?(?:core\.(account|services|consent|activity|documents)\(\)|(core|account|services|consent|activity|documents))"
+call = re.compile(r"(?<![\w.])(?:self\.)?(?:core\.(account|services|consent|activity|documents)\(\)|(core|account|services|consent|activity|documents|session|verifier))"
                   r"\.(\w+)\(((?:[^()]|\([^()]*\))*)\)")
 
 problems = []

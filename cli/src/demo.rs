@@ -505,6 +505,7 @@ pub async fn run(
     step!("verifier.refresh_trust", verifier.refresh_trust().await);
     step!("logout", core.account().logout().await);
     observe("logout", &core);
+    let addr = server.addr;
     let t = Instant::now();
     server.shutdown().await;
     let _ = writeln!(out, "  ✓ {:<26} {:>8.1} ms", "server.stop", t.elapsed().as_secs_f64() * 1000.0);
@@ -572,12 +573,131 @@ pub async fn run(
         n(t.overdue),
         t.median_days.map_or_else(|| "—".to_string(), |v| format!("{v:.2}"))
     );
+    let hidden = |r: citizen_server::dashboard::suppress::Reason| {
+        d.cells.iter().chain(&d.by_province).chain(&d.by_procedure).filter(|c| c.suppressed_reason == Some(r)).count()
+    };
+    let _ = writeln!(
+        out,
+        "    {} ô hiển thị; ẩn {} ô dưới {} công dân và {} ô bổ sung (để không suy ra được ô nhỏ từ tổng)",
+        d.cells.iter().chain(&d.by_province).chain(&d.by_procedure).filter(|c| !c.suppressed).count(),
+        hidden(citizen_server::dashboard::suppress::Reason::Small),
+        d.threshold,
+        hidden(citizen_server::dashboard::suppress::Reason::Complementary),
+    );
     let _ = writeln!(
         out,
         "    xem bảng điều hành: citizen-server --data-dir {0} add-official --id LD-0001 --agency \"Văn phòng\" --roles dashboard; \
          citizen-server --data-dir {0}; mở https://127.0.0.1:8443/official/dashboard",
         data_dir.join("server").display()
     );
+
+    // The citizen corrects their own record (issue 16 item 1, decision 50): a misspelt place of
+    // origin, proposed from the app with evidence, decided by a named official with the
+    // `register` role; the profile refreshes, the old identity credential is revoked and a new
+    // one carries the corrected value; the access log shows who read the record.
+    let mut cfg = ServerConfig::loopback_dev(data_dir.join("server"), outbox.clone(), Arc::new(SystemClock));
+    cfg.listen = addr;
+    let server = step!("network.up (server restart)", citizen_server::start(cfg).await);
+    step!("login", core.account().login(DEMO_PASSCODE.into()).await);
+    let before = step!("correction.profile", core.services().refresh_profile().await);
+    let old_pid = step!("correction.credential", core.consent().credential_info(false).await)
+        .ok_or_else(|| DemoError { step: "correction.credential", reason: "no credential held".into() })?;
+    let corrected = "Xã Thư Lâm, Thành phố Hà Nội";
+    let item =
+        step!("correction.propose", crate::services::propose_origin_correction(&core, corrected, DEMO_PASSCODE).await);
+    let _ =
+        writeln!(out, "    đề nghị sửa quê quán: «{}» → «{corrected}» (kèm giấy khai sinh)", before.place_of_origin);
+    step!("correction.sync", core.services().sync_outbox().await);
+    let case_number = step!(
+        "correction.receipt",
+        core.services().list_outbox().await.map_err(|e| e.to_string()).and_then(|o| {
+            o.into_iter()
+                .find(|i| i.submission_id == item.submission_id)
+                .and_then(|i| i.case_number)
+                .ok_or_else(|| "the correction was not delivered".to_string())
+        })
+    );
+    let registrar = step!(
+        "official.add (register)",
+        server
+            .add_official("CB-DEMO-01", "Công an xã Thư Lâm (giả định)", &[citizen_server::officials::Role::Register])
+            .ok_or("could not add the official")
+    );
+    let body = serde_json::json!({ "case_number": case_number });
+    let seen = step!(
+        "official.view",
+        crate::services::official_correction(
+            &server.base_url,
+            &server.ca_cert_pem,
+            &registrar,
+            citizen_core::protocol::corrections::PATH_OFFICIAL_CORRECTION_VIEW,
+            body
+        )
+        .await
+    );
+    let decided = step!(
+        "official.approve",
+        crate::services::official_correction(
+            &server.base_url,
+            &server.ca_cert_pem,
+            &registrar,
+            citizen_core::protocol::corrections::PATH_OFFICIAL_CORRECTION_DECIDE,
+            serde_json::json!({ "case_number": case_number, "decision": "approve" })
+        )
+        .await
+    );
+    let _ = writeln!(
+        out,
+        "    cán bộ CB-DEMO-01 xem hồ sơ {case_number} ({} bằng chứng) và phê duyệt: {:?}",
+        seen.evidence.len(),
+        decided.state
+    );
+    step!("services.sync_cases", core.services().sync_cases().await);
+    let after = step!("correction.profile", core.services().get_profile().await);
+    let revoked = step!("correction.old_credential", core.consent().credential_info(true).await)
+        .and_then(|c| c.revoked)
+        .unwrap_or(false);
+    step!("credential.fetch", core.consent().fetch_credential().await);
+    let new_pid = step!("credential.info", core.consent().credential_info(true).await)
+        .ok_or_else(|| DemoError { step: "credential.info", reason: "no credential held".into() })?;
+    let _ = writeln!(
+        out,
+        "    hồ sơ cá nhân: quê quán «{}»; thẻ định danh cũ (#{}) bị thu hồi: {}; thẻ mới (#{}): «{}»",
+        after.place_of_origin,
+        old_pid.status_index.unwrap_or_default(),
+        if revoked { "có" } else { "KHÔNG" },
+        new_pid.status_index.unwrap_or_default(),
+        new_pid.claims.get("place_of_origin").cloned().unwrap_or_default()
+    );
+    if after.place_of_origin != corrected
+        || !revoked
+        || new_pid.claims.get("place_of_origin").map(String::as_str) != Some(corrected)
+    {
+        return Err(DemoError { step: "correction.outcome", reason: "profile or credential unchanged".into() });
+    }
+    let access = step!("access.log", core.account().access_log(citizen_core::AccessLogFilter::default()).await);
+    for e in access.entries.iter().filter(|e| e.accessor == citizen_core::AccessorKind::Official) {
+        let _ = writeln!(
+            out,
+            "    • #{} Cán bộ {} — {} — {:?} — hồ sơ {}",
+            e.seq,
+            e.official.as_deref().unwrap_or("?"),
+            e.agency,
+            e.purpose,
+            e.reference.as_deref().unwrap_or("—")
+        );
+    }
+    let _ = writeln!(
+        out,
+        "    nhật ký truy cập: {} lượt đọc hồ sơ, toàn vẹn: {}",
+        access.total,
+        if access.intact { "có" } else { "KHÔNG" }
+    );
+    if !access.intact {
+        return Err(DemoError { step: "access.log", reason: format!("{:?}", access.problems) });
+    }
+    step!("logout", core.account().logout().await);
+    server.shutdown().await;
     let _ = writeln!(out, "Hoàn tất: mọi bước thành công.");
     Ok(())
 }

@@ -71,6 +71,14 @@ enum Command {
     Logout,
     /// List the account's devices.
     Devices,
+    /// The children under 14 and wards the register names this citizen as parent or guardian
+    /// of, with their mandates and the cases filed on their behalf; `--revoke MANDATE_ID`
+    /// revokes one.
+    Dependants {
+        /// Revoke this mandate.
+        #[arg(long)]
+        revoke: Option<String>,
+    },
     /// Revoke one of the account's devices.
     RevokeDevice { device_id: String },
     /// On the old device: approve the transfer to a new device (its enrollment id).
@@ -334,6 +342,18 @@ enum VerifyOp {
     Refresh,
     /// How old the cached lists are.
     Status,
+    /// Enrol this verifier as an authenticated reader (online, once per terminal): a reader key
+    /// is generated here and certified by the server for a role; from then on the citizen's
+    /// phone shows the reader's name and refuses what the role may not ask for. The operator's
+    /// officials' token is read from a file (never from the command line, where `ps` shows it).
+    EnrolReader {
+        /// police, hospital or bank.
+        #[arg(long = "as")]
+        role: String,
+        /// File holding the officials' token (e.g. `<server data dir>/official-token`).
+        #[arg(long)]
+        official_token_file: std::path::PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -416,6 +436,10 @@ enum ServicesOp {
         /// Add this many extra items to a group first: `guests=2`.
         #[arg(long = "items")]
         items: Vec<String>,
+        /// File on behalf of this dependant (CCCD number; see `citizen dependants`): the form is
+        /// prefilled from their record and the submission names the mandate.
+        #[arg(long = "for")]
+        for_dependant: Option<String>,
     },
     /// Submit a draft (passcode from CITIZEN_PASSCODE or stdin); it is queued and sent.
     Submit { draft_id: String },
@@ -507,8 +531,11 @@ async fn run(cli: Cli) -> ExitCode {
         return match (op, connect, qr) {
             (Some(VerifyOp::Refresh), _, _) => commands::verify::refresh(&verifier).await,
             (Some(VerifyOp::Status), _, _) => commands::verify::status(&verifier).await,
+            (Some(VerifyOp::EnrolReader { role, official_token_file }), _, _) => {
+                commands::verify::enrol_reader(&verifier, role, official_token_file).await
+            }
             (None, Some(connect), Some(qr)) => commands::verify::session(&verifier, connect, qr, preset).await,
-            (None, _, _) => exit::other("citizen verify: refresh, status, or --connect ADDR --qr TEXT"),
+            (None, _, _) => exit::other("citizen verify: refresh, status, enrol-reader, or --connect ADDR --qr TEXT"),
         };
     }
     let config = citizen_cli::desktop_config(&cli.server, &cli.data_dir.to_string_lossy(), pems, cli.pins.clone());
@@ -554,6 +581,7 @@ async fn run(cli: Cli) -> ExitCode {
         Command::Access { op: Some(AccessOp::Verify { file, server_key }), .. } => {
             commands::access::verify(&file, &server_key)
         }
+        Command::Dependants { revoke } => commands::dependants::run(&core, revoke).await,
         Command::Documents { op } => commands::documents::run(&core, op).await,
         Command::Qr { op } => commands::qr::run(&core, op).await,
         Command::Receipts { op } => commands::receipts::run(&core, op.unwrap_or(ReceiptsOp::List)).await,

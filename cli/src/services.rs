@@ -59,3 +59,57 @@ pub async fn official_transition(
         Err(format!("officials' API answered {}", r.status()))
     }
 }
+
+/// An official's call to the corrections API (decision 50): `path` with `body`, answering the
+/// correction as the server shows it.
+pub async fn official_correction(
+    base_url: &str,
+    ca_pem: &str,
+    token: &str,
+    path: &str,
+    body: serde_json::Value,
+) -> Result<citizen_core::protocol::corrections::CorrectionDto, String> {
+    let tls = citizen_core::net::tls::client_config(&[ca_pem.to_string()], &[]).map_err(|e| e.to_string())?;
+    let client = reqwest::Client::builder().tls_backend_preconfigured(tls).build().map_err(|e| e.to_string())?;
+    let r = client
+        .post(format!("{base_url}{path}"))
+        .header("x-official-token", token)
+        .json(&body)
+        .send()
+        .await
+        .map_err(|e| e.without_url().to_string())?;
+    if !r.status().is_success() {
+        return Err(format!("officials' API answered {}", r.status()));
+    }
+    r.json().await.map_err(|e| e.without_url().to_string())
+}
+
+/// Propose a correction of the place of origin from a draft of `register-correction`, with a
+/// fictitious piece of evidence attached, and submit it (queued in the outbox).
+pub async fn propose_origin_correction(
+    core: &CitizenCore,
+    new_value: &str,
+    passcode: &str,
+) -> Result<citizen_core::OutboxItem, CitizenError> {
+    let services = core.services();
+    let draft = services.create_draft(citizen_core::protocol::corrections::PROCEDURE_ID.into()).await?;
+    let values = [
+        ("field", "place_of_origin"),
+        ("new_value", new_value),
+        ("reason", "Quê quán bị ghi sai tên xã khi nhập dữ liệu (dữ liệu giả định)"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    services.update_draft(draft.draft_id.clone(), values).await?;
+    services
+        .attach_bytes(
+            draft.draft_id.clone(),
+            "evidence".into(),
+            "giay-khai-sinh-gia-dinh.pdf".into(),
+            "application/pdf".into(),
+            b"%PDF-1.4 fictitious birth certificate (demo)".to_vec(),
+        )
+        .await?;
+    core.services().submit_draft(draft.draft_id, passcode.into()).await
+}

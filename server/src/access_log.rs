@@ -60,6 +60,8 @@ pub fn decision(case_number: &str) -> Read<'_> {
 /// Append a read of the record of `citizen_id` at `at`. Runs on the caller's connection: call
 /// it in the unit of work that made the read, so the read and its record commit together.
 pub fn record(conn: &Connection, citizen_id: i64, at: i64, r: &Read<'_>) -> crate::sql::Result<AccessEntry> {
+    // One chain, one lock (decision 47): the last entry is read after it.
+    conn.lock_key(&crate::sql::lock_keys::access_log(citizen_id))?;
     let last: Option<(i64, String)> = conn
         .query_row(
             "SELECT seq, hash FROM access_log WHERE citizen_id = ?1 ORDER BY seq DESC LIMIT 1",

@@ -237,10 +237,34 @@ impl Drop for ClientGuard {
 /// is committed (group commit). Keep crypto out of `f`: check signatures before
 /// (`verify::PreVerified`), sign tokens after.
 ///
-/// With PostgreSQL `f` is one serializable transaction on a pooled connection, run again when
-/// it conflicts with a concurrent one (hence `FnMut`: a unit must be repeatable, which it is
-/// as long as it only reads its captures).
-pub async fn blocking<T, F>(state: &Arc<AppState>, mut f: F) -> ApiResult<T>
+/// With PostgreSQL `f` is one transaction on a pooled connection that runs alone across every
+/// instance ([`crate::store::UnitLock::Whole`]), run again when it conflicts with work outside
+/// units (hence `FnMut`: a unit must be repeatable, which it is as long as it only reads its
+/// captures and sends what leaves the building through [`after_commit`]).
+pub async fn blocking<T, F>(state: &Arc<AppState>, f: F) -> ApiResult<T>
+where
+    T: Send + 'static,
+    F: FnMut(&AppState, &mut Connection) -> ApiResult<T> + Send + 'static,
+{
+    unit(state, crate::store::UnitLock::Whole, f).await
+}
+
+/// [`blocking`] for a unit worked through key by key (decision 47): on PostgreSQL it overlaps
+/// with the other keyed units of every instance, and is atomic with them only through the key
+/// locks it takes itself (`Connection::lock_key`: the account before reading what it changes of
+/// the account, the submission id, a throttle key) and through single atomic statements
+/// (`DELETE … RETURNING` of a nonce, the counter's compare-and-swap). A handler moves here only
+/// once each of its read-check-writes is listed in decision 47. On SQLite the same as
+/// [`blocking`].
+pub async fn blocking_keyed<T, F>(state: &Arc<AppState>, f: F) -> ApiResult<T>
+where
+    T: Send + 'static,
+    F: FnMut(&AppState, &mut Connection) -> ApiResult<T> + Send + 'static,
+{
+    unit(state, crate::store::UnitLock::Keyed, f).await
+}
+
+async fn unit<T, F>(state: &Arc<AppState>, lock: crate::store::UnitLock, mut f: F) -> ApiResult<T>
 where
     T: Send + 'static,
     F: FnMut(&AppState, &mut Connection) -> ApiResult<T> + Send + 'static,
@@ -252,7 +276,7 @@ where
             BLOCKING_CLIENT.with(|c| c.set(client));
             let _guard = ClientGuard;
             let crate::store::Store::Pg(pg) = &st.store else { return Err(ApiError::internal()) };
-            match pg.run(|conn| in_unit(|| f(&st, conn))) {
+            match pg.run(lock, |conn| in_unit(|| f(&st, conn))) {
                 crate::store::PgOutcome::Committed((r, effects)) => {
                     effects.into_iter().for_each(|e| e());
                     r

@@ -1,6 +1,7 @@
 //! The procedure catalogue (thủ tục hành chính) and its eForm schemas, as Rust data.
 //!
-//! Four procedures, version 1 each. The canonical JSON of the catalogue is computed once; its
+//! Five procedures, version 1 each (the fifth, `register-correction`, is the citizen's own
+//! correction or addition to their register record, decision 50). The canonical JSON of the catalogue is computed once; its
 //! SHA-256 is the strong `ETag` of `GET /v1/procedures`.
 
 use std::sync::OnceLock;
@@ -351,6 +352,79 @@ fn id_card_reissue() -> ProcedureDto {
     }
 }
 
+/// Corrections and additions to the citizen's own register record (issue 16 item 1, decision
+/// 50). One field per request; the value field shown depends on the field chosen; evidence is
+/// required where [`CorrectableField::needs_evidence`] says so. The server checks the value
+/// further (`crate::corrections::check_proposal`).
+fn register_correction() -> ProcedureDto {
+    use citizen_protocol::protocol::corrections::{CorrectableField as F, EDUCATION_LEVELS, PROCEDURE_ID};
+    let names = |f: F| match f {
+        F::PlaceOfOrigin => ("Quê quán", "Place of origin"),
+        F::Occupation => ("Nghề nghiệp", "Occupation"),
+        F::Education => ("Trình độ học vấn", "Education"),
+        F::BloodGroup => ("Nhóm máu", "Blood group"),
+        F::ContactAddress => ("Địa chỉ liên hệ", "Contact address"),
+        F::Email => ("Thư điện tử", "E-mail"),
+    };
+    let opts: Vec<(&str, &str, &str)> = F::ALL
+        .iter()
+        .map(|f| {
+            let (vi, en) = names(*f);
+            (f.as_str(), vi, en)
+        })
+        .collect();
+    let with_value = |key: &str| -> Vec<&'static str> {
+        F::ALL.iter().filter(|f| f.value_key() == key).map(|f| f.as_str()).collect()
+    };
+    let blood: Vec<(&str, &str, &str)> =
+        citizen_protocol::protocol::corrections::BLOOD_GROUPS.iter().map(|b| (*b, *b, *b)).collect();
+    let evidence: Vec<String> = F::ALL.iter().filter(|f| f.needs_evidence()).map(|f| f.as_str().into()).collect();
+    let fields = vec![
+        field("field", "Thông tin đề nghị điều chỉnh, bổ sung", "Field to correct or add", FieldKind::Select)
+            .req()
+            .opts(&opts),
+        field("new_value", "Thông tin đúng / bổ sung", "Correct or added value", FieldKind::Text)
+            .req()
+            .max(200)
+            .vis("field", &with_value("new_value")),
+        field("new_education", "Trình độ học vấn", "Education", FieldKind::Select)
+            .req()
+            .opts(EDUCATION_LEVELS)
+            .vis("field", &with_value("new_education")),
+        field("new_blood_group", "Nhóm máu", "Blood group", FieldKind::Select)
+            .req()
+            .opts(&blood)
+            .vis("field", &with_value("new_blood_group")),
+        field("new_email", "Thư điện tử", "E-mail", FieldKind::Email)
+            .req()
+            .max(254)
+            .vis("field", &with_value("new_email")),
+        field("reason", "Lý do, căn cứ đề nghị", "Reason and grounds", FieldKind::Multiline).req().max(1000),
+    ];
+    ProcedureDto {
+        id: PROCEDURE_ID.into(),
+        version: 1,
+        code: String::new(),
+        name_vi: "Điều chỉnh, bổ sung thông tin trong Cơ sở dữ liệu quốc gia về dân cư".into(),
+        name_en: "Correct or add information in the population register".into(),
+        agency_vi: "Công an cấp xã".into(),
+        agency_en: "Commune police".into(),
+        fee_vnd: 0,
+        processing_days: 5,
+        fields,
+        attachments: vec![
+            doc(
+                "evidence",
+                "Giấy tờ chứng minh (giấy khai sinh, văn bằng, kết quả xét nghiệm nhóm máu…)",
+                "Evidence (birth certificate, diploma, blood test result…)",
+                true,
+                Some(Condition { field: "field".into(), any_of: evidence }),
+            ),
+            doc("other_evidence", "Giấy tờ khác (nếu có)", "Other supporting document (optional)", false, None),
+        ],
+    }
+}
+
 struct Compiled {
     catalogue: CatalogueDto,
     json: Vec<u8>,
@@ -361,7 +435,13 @@ fn compiled() -> &'static Compiled {
     static C: OnceLock<Compiled> = OnceLock::new();
     C.get_or_init(|| {
         let catalogue = CatalogueDto {
-            procedures: vec![residence_notification(), temporary_residence(), temporary_absence(), id_card_reissue()],
+            procedures: vec![
+                residence_notification(),
+                temporary_residence(),
+                temporary_absence(),
+                id_card_reissue(),
+                register_correction(),
+            ],
         };
         let json = serde_json::to_vec(&catalogue).expect("catalogue serialises");
         let etag = format!("\"{}\"", citizen_protocol::protocol::sha256_hex(&json));
@@ -401,7 +481,7 @@ mod tests {
     #[test]
     fn schemas_are_consistent() {
         let c = catalogue();
-        assert_eq!(c.procedures.len(), 4);
+        assert_eq!(c.procedures.len(), 5);
         let sample: CitizenProfileDto = serde_json::from_value(serde_json::json!({
             "full_name": "x", "date_of_birth": "2000-01-01", "sex": "male", "cccd": "001090000001",
             "nationality": "Việt Nam", "ethnicity": "Kinh", "religion": "Không", "place_of_origin": "x",

@@ -363,6 +363,112 @@ CREATE TABLE rebindings (
     consumed_at    INTEGER
 );
 "#,
+    // v11 (issue 16 item 1, decision 50): corrections and enrichment of the register by the
+    // citizen (`corrections.rs`).
+    // * register_enrichment: what the citizen added that the base record has no column for
+    //   (occupation, education, blood group, contact address), one row per field.
+    // * register_corrections: one per correction case (field, proposed value, state); at most
+    //   one pending per citizen and field.
+    // * register_history: every decided correction (old value, new value, decision, official,
+    //   agency, time), append-only like the access log.
+    r#"
+CREATE TABLE register_enrichment (
+    citizen_id INTEGER NOT NULL REFERENCES citizens(id),
+    field      TEXT NOT NULL,
+    value      TEXT NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (citizen_id, field)
+);
+CREATE TABLE register_corrections (
+    case_number TEXT PRIMARY KEY REFERENCES cases(case_number),
+    citizen_id  INTEGER NOT NULL REFERENCES citizens(id),
+    field       TEXT NOT NULL,
+    proposed    TEXT NOT NULL,
+    reason      TEXT NOT NULL,
+    state       TEXT NOT NULL CHECK (state IN ('pending', 'approved', 'rejected')),
+    created_at  INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX one_pending_correction ON register_corrections(citizen_id, field) WHERE state = 'pending';
+CREATE TABLE register_history (
+    id          INTEGER PRIMARY KEY,
+    citizen_id  INTEGER NOT NULL REFERENCES citizens(id),
+    field       TEXT NOT NULL,
+    old_value   TEXT,
+    new_value   TEXT NOT NULL,
+    decision    TEXT NOT NULL CHECK (decision IN ('approved', 'rejected')),
+    case_number TEXT NOT NULL,
+    official_id TEXT NOT NULL,
+    agency      TEXT NOT NULL,
+    at          INTEGER NOT NULL
+);
+CREATE INDEX register_history_citizen ON register_history(citizen_id, id);
+CREATE TRIGGER register_history_no_update BEFORE UPDATE ON register_history
+BEGIN SELECT RAISE(ABORT, 'register_history is append-only'); END;
+CREATE TRIGGER register_history_no_delete BEFORE DELETE ON register_history
+BEGIN SELECT RAISE(ABORT, 'register_history is append-only'); END;
+"#,
+    // v12 (issue 15, decision 48): the citizen's own lock of a lost phone from the portal or any
+    // other device. A request is started with the identifiers (OTP sent to the registered
+    // phone) and completed with that OTP or a chip read over its id; once used it is spent.
+    r#"
+CREATE TABLE remote_locks (
+    lock_id        TEXT PRIMARY KEY,
+    account_id     TEXT NOT NULL REFERENCES accounts(account_id),
+    otp_hash       BLOB NOT NULL,
+    otp_expires_at INTEGER NOT NULL,
+    attempts       INTEGER NOT NULL DEFAULT 0,
+    created_at     INTEGER NOT NULL,
+    consumed_at    INTEGER,
+    method         TEXT
+);
+"#,
+    // v13 (issue 15 item 5, decision 49): delegation — acting for a child or ward.
+    // * guardianships: the register's relations (a parent of a child, a guardian of a ward), with
+    //   the scope a ward's guardianship gives (a parent's is the server's child scope) and its
+    //   dates; a parent's relation ends at the child's 14th birthday (computed, not stored).
+    // * mandates: the grant of one relation (at most one per relation, ever: a revoked mandate is
+    //   not granted again automatically), its end and its revocation (who, when, why).
+    // * mandate_uses: every on-behalf statement accepted (device + counter unique: a statement
+    //   is used once; a second use is `delegation.replayed`).
+    // * cases.dependant_cccd / cases.mandate_id: a case filed on behalf of a dependant.
+    r#"
+CREATE TABLE guardianships (
+    id             INTEGER PRIMARY KEY,
+    guardian_cccd  TEXT NOT NULL,
+    dependant_cccd TEXT NOT NULL,
+    relation       TEXT NOT NULL CHECK (relation IN ('parent', 'guardian')),
+    procedures     TEXT NOT NULL,
+    document_types TEXT NOT NULL,
+    since          TEXT NOT NULL,
+    until          TEXT,
+    UNIQUE (guardian_cccd, dependant_cccd)
+);
+CREATE TABLE mandates (
+    mandate_id      TEXT PRIMARY KEY,
+    guardianship_id INTEGER NOT NULL UNIQUE REFERENCES guardianships(id),
+    guardian_cccd   TEXT NOT NULL,
+    dependant_cccd  TEXT NOT NULL,
+    procedures      TEXT NOT NULL,
+    document_types  TEXT NOT NULL,
+    issued_at       INTEGER NOT NULL,
+    ends_at         INTEGER NOT NULL,
+    revoked_at      INTEGER,
+    revoked_by      TEXT,
+    revoke_reason   TEXT
+);
+CREATE INDEX mandates_dependant ON mandates(dependant_cccd);
+CREATE TABLE mandate_uses (
+    device_id     TEXT NOT NULL,
+    counter       INTEGER NOT NULL,
+    mandate_id    TEXT NOT NULL REFERENCES mandates(mandate_id),
+    submission_id TEXT NOT NULL,
+    at            INTEGER NOT NULL,
+    PRIMARY KEY (device_id, counter)
+);
+ALTER TABLE cases ADD COLUMN dependant_cccd TEXT;
+ALTER TABLE cases ADD COLUMN mandate_id TEXT;
+CREATE INDEX cases_dependant ON cases(dependant_cccd) WHERE dependant_cccd IS NOT NULL;
+"#,
 ];
 
 /// Open (creating if needed) the database and bring its schema up to date.
@@ -533,7 +639,7 @@ mod tests {
                 c.execute_batch(sql).unwrap();
             }
             c.as_sqlite().unwrap().pragma_update(None, "user_version", 8).unwrap();
-            crate::register::seed(&c).unwrap();
+            crate::register::seed_citizens(&c).unwrap();
             c.execute("INSERT INTO accounts (account_id, citizen_id, created_at) VALUES ('acc', 1, 0)", []).unwrap();
             c.execute(
                 "INSERT INTO cases (case_number, account_id, submission_id, procedure_id, procedure_version, status,
@@ -620,7 +726,7 @@ mod tests {
         }
         let c = open(&p).unwrap();
         let v: i64 = c.as_sqlite().unwrap().pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
-        assert_eq!((v, MIGRATIONS.len()), (10, 10));
+        assert_eq!(usize::try_from(v).unwrap(), MIGRATIONS.len(), "upgraded to the newest version");
         let dev = crate::verify::load_device(&c, "dev").unwrap().unwrap();
         assert_eq!((dev.last_counter, dev.locked_at, dev.shown_status()), (41, None, "active"));
         for t in ["device_locks", "recoveries", "key_rotations", "rebindings"] {

@@ -33,6 +33,7 @@ pub mod admin;
 pub mod api;
 pub mod catalogue;
 pub mod config;
+pub mod corrections;
 pub mod dashboard;
 pub mod db;
 pub mod demo_bank;
@@ -131,6 +132,14 @@ impl RunningServer {
         self.with_db(|c| db::audit_events(c).unwrap_or_default())
     }
 
+    /// The access log of the citizen with CCCD number `cccd`, oldest first (for tests).
+    pub fn access_log_of(&self, cccd: &str) -> Vec<citizen_protocol::access::AccessEntry> {
+        self.with_db(|c| {
+            let id: Option<i64> = c.query_row("SELECT id FROM citizens WHERE cccd = ?1", [cccd], |r| r.get(0)).ok();
+            id.and_then(|id| access_log::entries(c, id).ok()).unwrap_or_default()
+        })
+    }
+
     /// A device's status (`active`, `replaced`, `transferred`, `revoked`), if known.
     pub fn device_status(&self, device_id: &str) -> Option<String> {
         self.with_db(|c| verify::load_device(c, device_id).ok().flatten().map(|d| d.status))
@@ -221,6 +230,12 @@ impl RunningServer {
     /// their token (`citizen-server add-official` does the same on a stopped server).
     pub fn add_official(&self, id: &str, agency: &str, roles: &[officials::Role]) -> Option<String> {
         self.with_db(|c| officials::add(c, id, agency, roles, self.state.now()).ok())
+    }
+
+    /// The register history of a citizen by CCCD (decided corrections, decision 50), oldest
+    /// first.
+    pub fn register_history(&self, cccd: &str) -> Vec<corrections::HistoryEntry> {
+        self.with_db(|c| corrections::history_of(c, cccd).unwrap_or_default())
     }
 
     /// Path of the database file (tests read it independently).

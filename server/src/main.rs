@@ -78,7 +78,7 @@ enum Task {
         #[arg(long)]
         until: Option<String>,
     },
-    /// Create a named official with roles (records, dashboard, counter); prints the token once.
+    /// Create a named official with roles (records, dashboard, counter, register); prints the token once.
     AddOfficial {
         /// Staff id.
         #[arg(long)]
@@ -123,7 +123,7 @@ fn run_task(data_dir: PathBuf, task: Task) -> std::process::ExitCode {
         Task::AddOfficial { id, agency, roles } => {
             let roles: Option<Vec<Role>> = roles.split(',').map(Role::parse).collect();
             let Some(roles) = roles.filter(|r| !r.is_empty()) else {
-                eprintln!("citizen-server: --roles is a comma-separated list of records, dashboard, counter");
+                eprintln!("citizen-server: --roles is a comma-separated list of records, dashboard, counter, register");
                 return std::process::ExitCode::FAILURE;
             };
             let r = citizen_server::db::open(&data_dir.join("citizen-server.db")).map_err(|e| e.to_string()).and_then(

@@ -4,9 +4,9 @@
 //!
 //! Two kinds of credential reach the officials' endpoints through `X-Official-Token`:
 //! * the server's **shared officials' token** (`<data_dir>/official-token`, the case, lock and
-//!   revocation API so far), which carries every role *except* [`Role::Dashboard`] — a leak of
-//!   the operators' secret does not open the leaders' figures, and the dashboard is not a
-//!   by-product of being able to move cases;
+//!   revocation API so far), which carries every role *except* [`Role::Dashboard`] and
+//!   [`Role::Register`] — a leak of the operators' secret does not open the leaders' figures nor
+//!   change anyone's register record, and neither is a by-product of being able to move cases;
 //! * a **named official's token** (`citizen-server add-official`), stored only as its SHA-256,
 //!   carrying exactly the roles it was created with, and an identity (staff id, agency) that
 //!   the access log and the audit log record instead of anything the request claims.
@@ -32,6 +32,10 @@ pub enum Role {
     Dashboard,
     /// Forward a citizen's signed submission filed at a counter.
     Counter,
+    /// Maintain the population register: review and decide the citizens' corrections and
+    /// additions (decision 50). Never carried by the shared token: a change of the register
+    /// must name the official who made it.
+    Register,
 }
 
 impl Role {
@@ -41,6 +45,7 @@ impl Role {
             Role::Records => "records",
             Role::Dashboard => "dashboard",
             Role::Counter => "counter",
+            Role::Register => "register",
         }
     }
 
@@ -50,6 +55,7 @@ impl Role {
             "records" => Some(Role::Records),
             "dashboard" => Some(Role::Dashboard),
             "counter" => Some(Role::Counter),
+            "register" => Some(Role::Register),
             _ => None,
         }
     }
@@ -80,7 +86,7 @@ pub fn add(conn: &Connection, id: &str, agency: &str, roles: &[Role], now: i64) 
 pub fn check(s: &AppState, conn: &Connection, token: &[u8], role: Role, event: &str) -> ApiResult<Official> {
     let now = s.now();
     if crate::otp::ct_eq(token, s.official_token.as_bytes()) {
-        if role == Role::Dashboard {
+        if matches!(role, Role::Dashboard | Role::Register) {
             audit(conn, now, event, ac::OFFICIAL_FORBIDDEN, None, None);
             return Err(forbidden());
         }

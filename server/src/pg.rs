@@ -14,6 +14,10 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "0001_initial.sql", include_str!("../migrations/postgres/0001_initial.sql")),
     (2, "0002_access_log_dashboard.sql", include_str!("../migrations/postgres/0002_access_log_dashboard.sql")),
     (3, "0003_recovery.sql", include_str!("../migrations/postgres/0003_recovery.sql")),
+    (4, "0004_case_number_sequence.sql", include_str!("../migrations/postgres/0004_case_number_sequence.sql")),
+    (5, "0005_register_corrections.sql", include_str!("../migrations/postgres/0005_register_corrections.sql")),
+    (6, "0006_remote_lock.sql", include_str!("../migrations/postgres/0006_remote_lock.sql")),
+    (7, "0007_delegation.sql", include_str!("../migrations/postgres/0007_delegation.sql")),
 ];
 
 /// Advisory lock key held while migrating ("citizen" in ASCII).

@@ -71,7 +71,11 @@ pub fn countersign_receipt(
     }
     audit(conn, now, &format!("receipt_{}", receipt.kind.as_str()), "ok", Some(account_id), Some(&receipt.device_id));
     // The relying party receives register data: logged in the citizen's access log, linked to
-    // the receipt (issue 16).
+    // the receipt (issue 16). Not for an in-person presentation: the reader got the elements
+    // from the phone, the server released nothing.
+    if receipt.kind == citizen_protocol::protocol::rp::ReceiptKind::InPerson {
+        return Ok(sign_countersignature(s, receipt, signed, now));
+    }
     crate::access_log::record_for_account(
         conn,
         account_id,
@@ -84,15 +88,20 @@ pub fn countersign_receipt(
             reference: Some(&receipt.receipt_id),
         },
     )?;
-    Ok(s.tokens.sign(&ReceiptCountersignClaims {
+    Ok(sign_countersignature(s, receipt, signed, now))
+}
+
+/// The countersignature JWS of `receipt` and its device statement, dated `at`.
+pub fn sign_countersignature(s: &AppState, receipt: &ConsentReceipt, signed: &SignedStatement, now: i64) -> String {
+    s.tokens.sign(&ReceiptCountersignClaims {
         iss: s.audience.clone(),
         receipt_id: receipt.receipt_id.clone(),
         receipt_digest: receipt.digest(),
         device_id: receipt.device_id.clone(),
         device_signature: signed.signature.clone(),
-        counter: st.counter,
+        counter: signed.statement.counter,
         countersigned_at: now,
-    }))
+    })
 }
 
 /// Whether someone born on `birthdate` (`YYYY-MM-DD`) is 18 or older on `today`.

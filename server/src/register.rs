@@ -113,6 +113,33 @@ pub const SEED: &[SeedCitizen] = &[
         phone: "+84900000011",
         permanent_address: "Số 11 Phố Đồng Ý, Phường Hoàn Kiếm, Hà Nội (địa chỉ giả định)",
     },
+    // Fictitious families (issue 15 item 5, decision 49): two children under 14 of 001090000001
+    // (the younger also of 031187000004), and a ward of 079195000002. Children have no phone of
+    // their own in the register: the parent's is recorded.
+    SeedCitizen {
+        cccd: "001216000012",
+        full_name: "Nguyễn Minh Con Mẫu",
+        date_of_birth: "2016-05-10",
+        sex: "male",
+        phone: "+84900000001",
+        permanent_address: "Số 1 Phố Thử Nghiệm, Phường Mẫu, Quận Ví Dụ, Hà Nội (địa chỉ giả định)",
+    },
+    SeedCitizen {
+        cccd: "001319000013",
+        full_name: "Nguyễn Thị Bé Thử",
+        date_of_birth: "2019-08-21",
+        sex: "female",
+        phone: "+84900000001",
+        permanent_address: "Số 1 Phố Thử Nghiệm, Phường Mẫu, Quận Ví Dụ, Hà Nội (địa chỉ giả định)",
+    },
+    SeedCitizen {
+        cccd: "079058000014",
+        full_name: "Trần Văn Được Giám Hộ",
+        date_of_birth: "1958-02-14",
+        sex: "male",
+        phone: "+84900000002",
+        permanent_address: "Số 2 Đường Giả Lập, Phường Mẫu, Quận 1, TP. Hồ Chí Minh (địa chỉ giả định)",
+    },
 ];
 
 /// A fictitious address (street and number invented; commune and province are real post-2025
@@ -286,6 +313,94 @@ pub const SEED_PROFILES: &[SeedProfile] = &[
         household_head: Some(("Ngô Văn Chủ", "Con")),
         email: None,
     },
+    SeedProfile {
+        cccd: "001216000012",
+        ethnicity: "Kinh",
+        religion: "Không",
+        place_of_origin: "Xã Đông Anh, Thành phố Hà Nội",
+        permanent: addr("Số 1 Đường Thử Nghiệm", "00070", "Phường Hoàn Kiếm", "01"),
+        current: None,
+        household_head: Some(("Nguyễn Văn Mẫu", "Con")),
+        email: None,
+    },
+    SeedProfile {
+        cccd: "001319000013",
+        ethnicity: "Kinh",
+        religion: "Không",
+        place_of_origin: "Xã Đông Anh, Thành phố Hà Nội",
+        permanent: addr("Số 1 Đường Thử Nghiệm", "00070", "Phường Hoàn Kiếm", "01"),
+        current: None,
+        household_head: Some(("Nguyễn Văn Mẫu", "Con")),
+        email: None,
+    },
+    SeedProfile {
+        cccd: "079058000014",
+        ethnicity: "Kinh",
+        religion: "Không",
+        place_of_origin: "Phường Sài Gòn, Thành phố Hồ Chí Minh",
+        permanent: addr("Số 2 Đường Giả Lập", "26740", "Phường Sài Gòn", "79"),
+        current: None,
+        household_head: Some(("Trần Văn Chủ Hộ", "Cha")),
+        email: None,
+    },
+];
+
+/// One relation of the register: who may act for whom (Decree 59/2022 Art. 11).
+pub struct SeedGuardianship {
+    /// The parent's or guardian's CCCD number.
+    pub guardian: &'static str,
+    /// The child's or ward's CCCD number.
+    pub dependant: &'static str,
+    /// `parent` (ends at the child's 14th birthday) or `guardian` (ends on `until`).
+    pub relation: &'static str,
+    /// A ward's scope in the register: procedure ids (a parent's is the server's child scope).
+    pub procedures: &'static [&'static str],
+    /// A ward's scope: document kinds.
+    pub document_types: &'static [&'static str],
+    /// Since (`YYYY-MM-DD`).
+    pub since: &'static str,
+    /// A ward's guardianship ends (`YYYY-MM-DD`, exclusive).
+    pub until: Option<&'static str>,
+}
+
+/// The fictitious families. Client-side tests rely on these relations.
+pub const SEED_GUARDIANSHIPS: &[SeedGuardianship] = &[
+    SeedGuardianship {
+        guardian: "001090000001",
+        dependant: "001216000012",
+        relation: "parent",
+        procedures: citizen_protocol::protocol::delegation::CHILD_PROCEDURES,
+        document_types: citizen_protocol::protocol::delegation::CHILD_DOCUMENTS,
+        since: "2016-05-10",
+        until: None,
+    },
+    SeedGuardianship {
+        guardian: "001090000001",
+        dependant: "001319000013",
+        relation: "parent",
+        procedures: citizen_protocol::protocol::delegation::CHILD_PROCEDURES,
+        document_types: citizen_protocol::protocol::delegation::CHILD_DOCUMENTS,
+        since: "2019-08-21",
+        until: None,
+    },
+    SeedGuardianship {
+        guardian: "031187000004",
+        dependant: "001319000013",
+        relation: "parent",
+        procedures: citizen_protocol::protocol::delegation::CHILD_PROCEDURES,
+        document_types: citizen_protocol::protocol::delegation::CHILD_DOCUMENTS,
+        since: "2019-08-21",
+        until: None,
+    },
+    SeedGuardianship {
+        guardian: "079195000002",
+        dependant: "079058000014",
+        relation: "guardian",
+        procedures: &["residence-notification"],
+        document_types: &["health_insurance"],
+        since: "2024-03-01",
+        until: Some("2031-03-01"),
+    },
 ];
 
 fn format_address(a: &AddressDto) -> String {
@@ -295,6 +410,20 @@ fn format_address(a: &AddressDto) -> String {
 /// Insert the seed citizens that are not there yet, and complete (or refresh) the records whose
 /// `updated_at` is older than [`PROFILE_UPDATED_AT`] (0 = a schema-v1 record without v2 fields).
 pub fn seed(conn: &Connection) -> crate::sql::Result<()> {
+    seed_citizens(conn)?;
+    for g in SEED_GUARDIANSHIPS {
+        let json = |v: &[&str]| serde_json::to_string(v).expect("a list of strings serialises");
+        conn.execute(
+            "INSERT INTO guardianships (guardian_cccd, dependant_cccd, relation, procedures, document_types, since, until)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (guardian_cccd, dependant_cccd) DO NOTHING",
+            params![g.guardian, g.dependant, g.relation, json(g.procedures), json(g.document_types), g.since, g.until],
+        )?;
+    }
+    Ok(())
+}
+
+/// The citizens part of [`seed`] (all a server before schema v11 seeded).
+pub fn seed_citizens(conn: &Connection) -> crate::sql::Result<()> {
     for c in SEED {
         conn.execute(
             "INSERT INTO citizens
@@ -344,39 +473,55 @@ pub fn profile_of_cccd(conn: &Connection, cccd: &str) -> crate::sql::Result<Opti
 }
 
 fn profile_where(conn: &Connection, filter: &str, key: &str) -> crate::sql::Result<Option<CitizenProfileDto>> {
-    conn.query_row(
-        &format!(
-            "SELECT c.full_name, c.date_of_birth, c.sex, c.cccd, c.nationality, c.ethnicity, c.religion,
+    let found: Option<(i64, CitizenProfileDto)> = conn
+        .query_row(
+            &format!(
+                "SELECT c.full_name, c.date_of_birth, c.sex, c.cccd, c.nationality, c.ethnicity, c.religion,
                 c.place_of_origin, c.permanent_residence, c.current_residence, c.household_head_name,
-                c.relationship_to_head, c.phone, c.email, c.updated_at
+                c.relationship_to_head, c.phone, c.email, c.updated_at, c.id
            FROM citizens c {filter}"
-        ),
-        [key],
-        |r| {
-            let address = |i: usize| -> crate::sql::Result<AddressDto> {
-                let s: String = r.get(i)?;
-                Ok(serde_json::from_str(&s).unwrap_or_default())
-            };
-            Ok(CitizenProfileDto {
-                full_name: r.get(0)?,
-                date_of_birth: r.get(1)?,
-                sex: r.get(2)?,
-                cccd: r.get(3)?,
-                nationality: r.get(4)?,
-                ethnicity: r.get(5)?,
-                religion: r.get(6)?,
-                place_of_origin: r.get(7)?,
-                permanent_residence: address(8)?,
-                current_residence: address(9)?,
-                household_head_name: r.get(10)?,
-                relationship_to_head: r.get(11)?,
-                phone: r.get(12)?,
-                email: r.get(13)?,
-                updated_at: r.get(14)?,
-            })
-        },
-    )
-    .optional()
+            ),
+            [key],
+            |r| {
+                let address = |i: usize| -> crate::sql::Result<AddressDto> {
+                    let s: String = r.get(i)?;
+                    Ok(serde_json::from_str(&s).unwrap_or_default())
+                };
+                Ok((
+                    r.get(15)?,
+                    CitizenProfileDto {
+                        full_name: r.get(0)?,
+                        date_of_birth: r.get(1)?,
+                        sex: r.get(2)?,
+                        cccd: r.get(3)?,
+                        nationality: r.get(4)?,
+                        ethnicity: r.get(5)?,
+                        religion: r.get(6)?,
+                        place_of_origin: r.get(7)?,
+                        permanent_residence: address(8)?,
+                        current_residence: address(9)?,
+                        household_head_name: r.get(10)?,
+                        relationship_to_head: r.get(11)?,
+                        phone: r.get(12)?,
+                        email: r.get(13)?,
+                        updated_at: r.get(14)?,
+                        occupation: None,
+                        education: None,
+                        blood_group: None,
+                        contact_address: None,
+                    },
+                ))
+            },
+        )
+        .optional()?;
+    let Some((citizen_id, mut p)) = found else { return Ok(None) };
+    // What the citizen added through approved corrections (decision 50).
+    let mut extra = crate::corrections::enrichment(conn, citizen_id)?;
+    p.occupation = extra.remove("occupation");
+    p.education = extra.remove("education");
+    p.blood_group = extra.remove("blood_group");
+    p.contact_address = extra.remove("contact_address");
+    Ok(Some(p))
 }
 
 /// Find a citizen by exact (CCCD, date of birth, normalised phone); returns the row id.

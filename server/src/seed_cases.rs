@@ -391,7 +391,10 @@ pub async fn seed(
     report.citizens = people.len();
 
     // The schedule: arrivals by weighted day and working hour, then each case's path.
-    let procs: Vec<&'static ProcedureDto> = crate::catalogue::catalogue().procedures.iter().collect();
+    // Corrections are left out: a synthetic one would change a fictitious record, and only a
+    // named official with the `register` role decides them (decision 50).
+    let procs: Vec<&'static ProcedureDto> =
+        crate::catalogue::catalogue().procedures.iter().filter(|p| !crate::corrections::is_correction(&p.id)).collect();
     let mix: Vec<f64> = procs
         .iter()
         .map(|p| match p.id.as_str() {
@@ -481,6 +484,7 @@ pub async fn seed(
                     values,
                     attachments: files.iter().map(|f| f.0.clone()).collect(),
                     supplements_case: None,
+                    on_behalf: None,
                 };
                 match submit(&state, clock, p, payload, &files, channel).await {
                     Some(case) => {
@@ -522,6 +526,7 @@ pub async fn seed(
                     values: BTreeMap::new(),
                     attachments: files.iter().map(|f| f.0.clone()).collect(),
                     supplements_case: Some(number),
+                    on_behalf: None,
                 };
                 let p = &mut people[person];
                 let _ = submit(&state, clock, p, payload, &files, Channel::Online).await;

@@ -496,6 +496,41 @@ enum Inner {
     Pg(Box<RefCell<PgConn>>),
 }
 
+/// The advisory-lock number of a unit key: the first 8 bytes of SHA-256(`key`), big-endian
+/// (the same on every instance and every build; a collision only makes two units wait for each
+/// other).
+pub fn advisory_key(key: &str) -> i64 {
+    use sha2::Digest;
+    let d = sha2::Sha256::digest(key.as_bytes());
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&d[..8]);
+    i64::from_be_bytes(b)
+}
+
+/// Names of the keys units lock ([`Connection::lock_key`]), one place so that two units
+/// guarding the same rows cannot spell a key differently. The order units take them in is
+/// fixed (decision 47): submission, then account, then the access-log chain, then throttle
+/// keys.
+pub mod lock_keys {
+    /// Everything of one account and its citizen: devices (status, counters), sessions and
+    /// refresh tokens, the failure count, the citizen's access-log chain, its cases.
+    pub fn account(account_id: &str) -> String {
+        format!("account:{account_id}")
+    }
+    /// One submission id (idempotency: one unit decides what it stores).
+    pub fn submission(submission_id: &str) -> String {
+        format!("submission:{submission_id}")
+    }
+    /// One citizen's access-log hash chain (taken after the account's).
+    pub fn access_log(citizen_id: i64) -> String {
+        format!("access-log:{citizen_id}")
+    }
+    /// One failure-throttle key (already hashed with the server secret).
+    pub fn throttle(hashed_key: &str) -> String {
+        format!("throttle:{hashed_key}")
+    }
+}
+
 /// Whether a PostgreSQL error means "run the unit again": serialization failure, deadlock, or a
 /// unique violation (a concurrent unit inserted the same key first; the retry sees its row).
 pub fn is_retryable(e: &postgres::Error) -> bool {
@@ -666,6 +701,18 @@ impl Connection {
             }
             Inner::Pg(pg) => Ok(self.pg_query(pg, sql, &values)?.iter().map(|r| f(&Row::Pg(r))).collect()),
         }
+    }
+
+    /// Take the current unit's lock on `key` (PostgreSQL, decision 47): a transaction-level
+    /// advisory lock on the first 8 bytes of SHA-256(`key`), held until the unit commits or
+    /// rolls back, shared by every instance. Statements after it see everything committed by
+    /// the units that held it before (READ COMMITTED). Keys are named `kind:id`
+    /// ([`lock_keys`]). On SQLite a no-op: the one writer already runs units one at a time.
+    pub fn lock_key(&self, key: &str) -> Result<()> {
+        if !self.is_pg() {
+            return Ok(());
+        }
+        self.execute("SELECT pg_advisory_xact_lock(?1)", [advisory_key(key)]).map(|_| ())
     }
 
     /// A statement to run with [`Statement::query_map`].

@@ -23,11 +23,17 @@
 //! Crypto never runs here: signature checks happen before (with a public key read through a
 //! [`Readers`] connection, see `verify::PreVerified`), token signing after.
 //!
-//! PostgreSQL (issue 14, item 2; decision 41). The same closures run as transactions on a
-//! pooled connection ([`PgStore`]): `BEGIN ISOLATION LEVEL READ COMMITTED`, a transaction-level
-//! advisory lock shared by every instance ([`UNIT_LOCK`]), the unit, `COMMIT`. The lock makes
-//! units of all processes run one at a time — exactly the SQLite writer's guarantee — while
-//! the crypto around them runs in parallel on every instance; a unit that still meets a
+//! PostgreSQL (issue 14, item 2; decisions 41 and 47). The same closures run as transactions
+//! on a pooled connection ([`PgStore`]): `BEGIN ISOLATION LEVEL READ COMMITTED`, the unit's
+//! share of a transaction-level advisory lock common to every instance ([`UNIT_LOCK`]), the
+//! unit, `COMMIT`. A unit run with [`UnitLock::Whole`] holds that lock exclusively — units of
+//! all processes wait for it, exactly the SQLite writer's guarantee. A unit run with
+//! [`UnitLock::Keyed`] (the hot paths: challenge, login, refresh, logout, submission, profile,
+//! case events) holds it shared, so keyed units overlap with one another, and takes per-key locks
+//! ([`crate::sql::Connection::lock_key`]: the account, the submission id, a throttle key)
+//! before it reads what it will change; every keyed unit's read-check-write is then either
+//! under the key that guards those rows or one atomic statement (decision 47 lists them).
+//! The crypto around units runs in parallel on every instance; a unit that meets a
 //! serialization failure, a deadlock or a unique violation is rolled back and run again (up to
 //! [`PG_ATTEMPTS`] times).
 //! Reads outside units (signature pre-checks, inspection) use a pooled connection in
@@ -288,15 +294,31 @@ impl Readers {
 /// Times a PostgreSQL unit is run before its request gets an internal error.
 pub const PG_ATTEMPTS: u32 = 40;
 
-/// Transaction-level advisory lock every unit takes first (see [`PgStore::run`]): units run one
-/// at a time across every instance, as on the SQLite writer.
+/// Transaction-level advisory lock every unit takes first (see [`PgStore::run`]): exclusively
+/// for a [`UnitLock::Whole`] unit (it runs alone across every instance, as on the SQLite
+/// writer), shared for a [`UnitLock::Keyed`] one.
 pub const UNIT_LOCK: i64 = 0x0063_6974_697a_656f;
+
+/// How a PostgreSQL unit is isolated from the others (decision 47). SQLite ignores it: its
+/// one writer runs every unit alone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UnitLock {
+    /// Alone: [`UNIT_LOCK`] exclusively, as every unit did before decision 47. The default for
+    /// every handler that was not worked through key by key.
+    Whole,
+    /// [`UNIT_LOCK`] shared (only whole units wait for it), plus the per-key locks the unit
+    /// takes itself before each read-check-write (account, submission, throttle key).
+    Keyed,
+}
 
 /// The PostgreSQL backend: a bounded pool; every unit one serializable transaction.
 pub struct PgStore {
     pool: Pool,
     commits: AtomicU64,
     retries: AtomicU64,
+    /// Every unit [`UnitLock::Whole`] (`CITIZEN_PG_UNIT_LOCK=whole` at start): decision 41's
+    /// behaviour, for measuring decision 47 against it with one binary (README, load benchmark).
+    whole_only: bool,
 }
 
 /// How a PostgreSQL unit ended.
@@ -310,7 +332,11 @@ pub enum PgOutcome<T> {
 impl PgStore {
     /// A pool of at most `max` connections to `url` (the schema is already migrated).
     pub fn new(url: &str, max: usize) -> Self {
-        PgStore { pool: Pool::new(url, max), commits: AtomicU64::new(0), retries: AtomicU64::new(0) }
+        let whole_only = std::env::var("CITIZEN_PG_UNIT_LOCK").is_ok_and(|v| v == "whole");
+        if whole_only {
+            tracing::warn!("CITIZEN_PG_UNIT_LOCK=whole: every unit runs alone (decision 41), for comparison only");
+        }
+        PgStore { pool: Pool::new(url, max), commits: AtomicU64::new(0), retries: AtomicU64::new(0), whole_only }
     }
 
     /// Units run again after a conflict, so far.
@@ -318,14 +344,16 @@ impl PgStore {
         self.retries.load(Ordering::Relaxed)
     }
 
-    /// Run `f` as one transaction that first takes [`UNIT_LOCK`] (so units of all
-    /// instances run one at a time, in lock order), again after a serialization failure,
-    /// deadlock or unique violation (which the lock makes rare: only against work outside
-    /// units). A unit's answer — `Ok` or an error it returned — is committed
+    /// Run `f` as one transaction that first takes [`UNIT_LOCK`] — exclusively for
+    /// [`UnitLock::Whole`] (units of all instances then run one at a time), shared for
+    /// [`UnitLock::Keyed`] (keyed units overlap, guarded by their own key locks) — again after a
+    /// serialization failure, deadlock or unique violation (two keyed units inserting the same
+    /// key, a deadlock between key and row locks). A unit's answer — `Ok` or an error it returned — is committed
     /// either way (a consumed nonce stays consumed, as with SQLite); a unit in which a
     /// statement failed (PostgreSQL aborted its transaction) or that panicked is rolled back.
     /// Blocks: call it on a blocking thread.
-    pub fn run<T>(&self, mut f: impl FnMut(&mut Connection) -> T) -> PgOutcome<T> {
+    pub fn run<T>(&self, lock: UnitLock, mut f: impl FnMut(&mut Connection) -> T) -> PgOutcome<T> {
+        let lock = if self.whole_only { UnitLock::Whole } else { lock };
         let mut conn = match self.pool.get() {
             Ok(c) => c,
             Err(e) => {
@@ -346,7 +374,14 @@ impl PgStore {
             // READ COMMITTED, not SERIALIZABLE: a serializable snapshot would be taken by the
             // lock statement before it waits, and so miss what the units before committed;
             // under the lock every later statement sees all of them, which is serial execution.
-            let begin = format!("BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock({UNIT_LOCK})");
+            let begin = match lock {
+                UnitLock::Whole => {
+                    format!("BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock({UNIT_LOCK})")
+                }
+                UnitLock::Keyed => {
+                    format!("BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock_shared({UNIT_LOCK})")
+                }
+            };
             if conn.execute_batch(&begin).is_err() {
                 let (_, retry) = conn.failure();
                 let _ = conn.execute_batch("ROLLBACK");

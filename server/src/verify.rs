@@ -88,6 +88,21 @@ pub fn load_device(conn: &Connection, device_id: &str) -> crate::sql::Result<Opt
     .optional()
 }
 
+/// [`load_device`], with the unit's lock on the device's account taken first (decision 47):
+/// the row returned is read after the lock, so it holds everything committed by the units that
+/// held the lock before (status, lock, counters). The account of a device never changes, so the
+/// first read only finds the key. On SQLite one read.
+pub fn load_device_locked(conn: &Connection, device_id: &str) -> crate::sql::Result<Option<DeviceRow>> {
+    let first = load_device(conn, device_id)?;
+    match first {
+        Some(d) if conn.is_pg() => {
+            conn.lock_key(&crate::sql::lock_keys::account(&d.account_id))?;
+            load_device(conn, device_id)
+        }
+        other => Ok(other),
+    }
+}
+
 /// Where the statement's nonce must come from.
 #[derive(Clone, Copy, Debug)]
 pub enum NonceRule<'a> {
@@ -263,7 +278,7 @@ pub fn verify_signed_pre(
 ) -> ApiResult<DeviceRow> {
     let now = state.now();
     let event = format!("verify_{}", expected.as_str());
-    let device = load_device(conn, &signed.statement.device_id)?;
+    let device = load_device_locked(conn, &signed.statement.device_id)?;
     let ids = |d: &Option<DeviceRow>| d.as_ref().map(|d| (d.account_id.clone(), d.device_id.clone())).unzip();
     let (account_id, device_id): (Option<String>, Option<String>) = ids(&device);
     let keys = throttle_keys(state, device_id.as_deref());
@@ -298,6 +313,8 @@ pub fn verify_signed_pre(
                 e.code(),
                 codes::ACCOUNT_LOCKED | codes::DEVICE_INACTIVE | codes::DEVICE_LOCKED | codes::INTERNAL
             ) {
+                // Concurrent failures may fill the window while this attempt runs (keyed units
+                // overlap, decision 47): it then counts no more and says only "throttled".
                 record_throttle(state, conn, &keys)?;
                 if let (Some(d), true) = (d, issued_nonce_reached_signature && e.code() == codes::SIGNATURE_INVALID) {
                     conn.execute(
@@ -509,33 +526,50 @@ fn hashed_key(state: &AppState, key: &str) -> String {
     crypto::b64(&state.secret.hmac(&[b"rate/v1", key.as_bytes()]))
 }
 
+fn throttled(retry: u64) -> ApiError {
+    ApiError::new(StatusCode::TOO_MANY_REQUESTS, codes::RATE_LIMITED, "too many failed verifications; try again later")
+        .with_retry_after(retry)
+}
+
+/// The failures of `hashed` in the last `window` seconds and the oldest of them.
+fn throttle_count(conn: &Connection, hashed: &str, now: i64, window: i64) -> crate::sql::Result<(i64, Option<i64>)> {
+    conn.query_row(
+        "SELECT COUNT(*), MIN(at) FROM rate_events WHERE key = ?1 AND at > ?2",
+        params![hashed, now - window],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+}
+
 /// 429 `rate_limited` (with `Retry-After`) when any key has reached its limit of failures in
-/// the last `failure_window_secs`.
+/// the last `failure_window_secs`. Reads only: a request that succeeds writes nothing here, so
+/// keyed units (decision 47) check the same address without waiting for each other.
 fn check_throttle(state: &AppState, conn: &Connection, keys: &[ThrottleKey]) -> ApiResult<()> {
     let (now, window) = (state.now(), state.limits.failure_window_secs);
     for k in keys {
-        let hashed = hashed_key(state, &k.key);
-        conn.execute("DELETE FROM rate_events WHERE key = ?1 AND at <= ?2", params![hashed, now - window])?;
-        let (count, oldest): (i64, Option<i64>) = conn.query_row(
-            "SELECT COUNT(*), MIN(at) FROM rate_events WHERE key = ?1 AND at > ?2",
-            params![hashed, now - window],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )?;
+        let (count, oldest) = throttle_count(conn, &hashed_key(state, &k.key), now, window)?;
         if count >= i64::from(k.limit) {
-            let retry = (oldest.unwrap_or(now) + window - now).max(1).unsigned_abs();
-            return Err(ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                codes::RATE_LIMITED,
-                "too many failed verifications; try again later",
-            )
-            .with_retry_after(retry));
+            return Err(throttled((oldest.unwrap_or(now) + window - now).max(1).unsigned_abs()));
         }
     }
     Ok(())
 }
 
+/// Count a failure on every key — each under its own key lock (decision 47), counted again
+/// there: a failure that finds a key's window already full (concurrent failures of other
+/// keyed units got there first) records nothing and answers 429, so no key ever holds more
+/// than its limit of failures, whichever instances they reached. Forgets the key's events
+/// older than the window.
 fn record_throttle(state: &AppState, conn: &Connection, keys: &[ThrottleKey]) -> ApiResult<()> {
-    let now = state.now();
+    let (now, window) = (state.now(), state.limits.failure_window_secs);
+    for k in keys {
+        let hashed = hashed_key(state, &k.key);
+        conn.lock_key(&crate::sql::lock_keys::throttle(&hashed))?;
+        conn.execute("DELETE FROM rate_events WHERE key = ?1 AND at <= ?2", params![hashed, now - window])?;
+        let (count, oldest) = throttle_count(conn, &hashed, now, window)?;
+        if count >= i64::from(k.limit) {
+            return Err(throttled((oldest.unwrap_or(now) + window - now).max(1).unsigned_abs()));
+        }
+    }
     for k in keys {
         conn.execute("INSERT INTO rate_events (key, at) VALUES (?1, ?2)", params![hashed_key(state, &k.key), now])?;
     }
@@ -605,6 +639,8 @@ pub enum OtpTable {
     Reset,
     /// `rebindings` (issue 15)
     Rebind,
+    /// `remote_locks` (issue 15, decision 48)
+    RemoteLock,
 }
 
 /// Apply the OTP rules: consumed → unknown; too many attempts → dead; expired; wrong →
@@ -638,6 +674,7 @@ pub fn check_otp(
         OtpTable::Enrollment => "UPDATE enrollments SET attempts = attempts + 1 WHERE enrollment_id = ?1",
         OtpTable::Reset => "UPDATE passcode_resets SET attempts = attempts + 1 WHERE reset_id = ?1",
         OtpTable::Rebind => "UPDATE rebindings SET attempts = attempts + 1 WHERE rebind_id = ?1",
+        OtpTable::RemoteLock => "UPDATE remote_locks SET attempts = attempts + 1 WHERE lock_id = ?1",
     };
     conn.execute(sql, [id])?;
     let attempts = row.attempts + 1;

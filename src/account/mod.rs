@@ -5,6 +5,7 @@
 //! returns the internal [`Error`]; the façade maps it to the public error of its domain.
 
 pub(crate) mod access_log;
+pub(crate) mod delegation;
 mod identity_qr;
 pub(crate) use identity_qr::IDQR_CODE_VALID_SECS;
 pub mod passcode;
@@ -146,6 +147,16 @@ pub(crate) struct PasscodeState {
     pub before_wipe: u32,
     /// Unix seconds until which attempts are refused, if still locked.
     pub locked_until: Option<i64>,
+}
+
+/// A device key just created in the platform key store ([`Account::create_device_key`]).
+pub(crate) struct NewDeviceKey {
+    /// SEC1 uncompressed point.
+    pub(crate) public_key: Vec<u8>,
+    /// Whether the platform keeps it in hardware (TEE, StrongBox, Secure Enclave).
+    pub(crate) hardware_backed: bool,
+    /// The platform's attestation chain (DER certificates; may be empty).
+    pub(crate) attestation: Vec<Vec<u8>>,
 }
 
 impl Account {
@@ -316,21 +327,32 @@ impl Account {
         Ok(SignedStatement { statement, signature: crypto::b64(&sig.to_bytes()) })
     }
 
-    /// Create a bookkeeping key for the device key `device_alias` (replacing any), SEC1.
-    async fn create_bookkeeping_key(&self, device_alias: &str, options: &KeyOptions) -> Result<BookkeepingKey> {
-        let alias = bookkeeping_alias(device_alias);
-        let public_key =
-            self.keys.create_key(alias.clone(), bookkeeping_options(options)).await.map_err(Error::KeyStore)?;
+    /// A new key in the platform key store under `alias` (it never leaves it): its public key
+    /// as a SEC1 point, whatever encoding the platform returned.
+    pub(crate) async fn create_key_point(&self, alias: &str, options: &KeyOptions) -> Result<Vec<u8>> {
+        let public_key = self.keys.create_key(alias.to_string(), options.clone()).await.map_err(Error::KeyStore)?;
         let vk = crypto::parse_public_key(&public_key).map_err(|_| {
             Error::KeyStore(DeviceKeyStoreError::Failure { reason: "key store returned an invalid public key".into() })
         })?;
-        Ok(BookkeepingKey {
-            alias,
-            public_key: crypto::sec1_uncompressed(&vk),
-            endorsement: None,
-            lost: false,
-            retired: vec![],
-        })
+        Ok(crypto::sec1_uncompressed(&vk))
+    }
+
+    /// A new device key as the server registers it (an enrollment, a recovery): the SEC1
+    /// point, whether the platform keeps it in hardware, and its attestation chain.
+    pub(crate) async fn create_device_key(&self, alias: &str, options: &KeyOptions) -> Result<NewDeviceKey> {
+        let public_key = self.create_key_point(alias, options).await?;
+        let (ks, a) = (self.keys.clone(), alias.to_string());
+        let hardware_backed = keystore(move || ks.is_hardware_backed(a)).await?;
+        let (ks, a) = (self.keys.clone(), alias.to_string());
+        let attestation = keystore(move || ks.attestation_chain(a)).await?;
+        Ok(NewDeviceKey { public_key, hardware_backed, attestation })
+    }
+
+    /// Create a bookkeeping key for the device key `device_alias` (replacing any), SEC1.
+    async fn create_bookkeeping_key(&self, device_alias: &str, options: &KeyOptions) -> Result<BookkeepingKey> {
+        let alias = bookkeeping_alias(device_alias);
+        let public_key = self.create_key_point(&alias, &bookkeeping_options(options)).await?;
+        Ok(BookkeepingKey { alias, public_key, endorsement: None, lost: false, retired: vec![] })
     }
 
     /// For an account without a usable registered bookkeeping key (enrolled before v7, its record
@@ -491,15 +513,8 @@ impl Account {
 
         // The device key: created in the platform key store, never seen by the core.
         let alias = key_alias(&pending.device_id);
-        let public_key = self.keys.create_key(alias.clone(), options.clone()).await.map_err(Error::KeyStore)?;
-        let vk = crypto::parse_public_key(&public_key).map_err(|_| {
-            Error::KeyStore(DeviceKeyStoreError::Failure { reason: "key store returned an invalid public key".into() })
-        })?;
-        let public_key = crypto::sec1_uncompressed(&vk);
-        let (ks, a) = (self.keys.clone(), alias.clone());
-        let hardware_backed = keystore(move || ks.is_hardware_backed(a)).await?;
-        let (ks, a) = (self.keys.clone(), alias.clone());
-        let attestation = keystore(move || ks.attestation_chain(a)).await?;
+        let NewDeviceKey { public_key, hardware_backed, attestation } =
+            self.create_device_key(&alias, &options).await?;
         // The bookkeeping key (no user authentication): registered by the proof's subject, which
         // the device key signs.
         let mut bookkeeping = self.create_bookkeeping_key(&alias, &options).await?;

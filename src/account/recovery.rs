@@ -16,17 +16,18 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{key_alias, keystore, passcode, Account, Enrolled, PendingEnrollment, PENDING_ENROLLMENT};
+use super::{key_alias, keystore, passcode, Account, Enrolled, NewDeviceKey, PendingEnrollment, PENDING_ENROLLMENT};
 use crate::activity::ActivityKind;
 use crate::crypto;
 use crate::error::{Error, FieldError, Msg, Result};
-use crate::platform::{DeviceKeyStoreError, KeyOptions};
+use crate::platform::KeyOptions;
 use crate::protocol::chip::ChipEvidence;
 use crate::protocol::recovery::{
     cancel_subject, rebind_subject, start_subject, RebindCompleteRequest, RebindStartRequest, RebindStartResponse,
     RecoveryCancelRequest, RecoveryCompleteRequest, RecoveryCompleteResponse, RecoveryNotice, RecoveryStartRequest,
-    RecoveryStartResponse, COMPLETE_SUBJECT, PATH_REBIND_COMPLETE, PATH_REBIND_START, PATH_RECOVERY_CANCEL,
-    PATH_RECOVERY_COMPLETE, PATH_RECOVERY_START,
+    RecoveryStartResponse, RemoteLockCompleteRequest, RemoteLockCompleteResponse, RemoteLockStartRequest,
+    RemoteLockStartResponse, COMPLETE_SUBJECT, PATH_REBIND_COMPLETE, PATH_REBIND_START, PATH_RECOVERY_CANCEL,
+    PATH_RECOVERY_COMPLETE, PATH_RECOVERY_START, PATH_REMOTE_LOCK_COMPLETE, PATH_REMOTE_LOCK_START,
 };
 use crate::protocol::{DeviceRegistration, Purpose, Statement};
 use crate::store::rows::{PendingKind, PendingRow};
@@ -174,15 +175,8 @@ impl Account {
     ) -> Result<PendingRecovery> {
         let PendingRow { reference: enrollment_id, payload: pending, .. } = enrollment;
         let alias = key_alias(&pending.device_id);
-        let public_key = self.keys.create_key(alias.clone(), options.clone()).await.map_err(Error::KeyStore)?;
-        let vk = crypto::parse_public_key(&public_key).map_err(|_| {
-            Error::KeyStore(DeviceKeyStoreError::Failure { reason: "key store returned an invalid public key".into() })
-        })?;
-        let public_key = crypto::sec1_uncompressed(&vk);
-        let (ks, a) = (self.keys.clone(), alias.clone());
-        let hardware_backed = keystore(move || ks.is_hardware_backed(a)).await?;
-        let (ks, a) = (self.keys.clone(), alias.clone());
-        let attestation = keystore(move || ks.attestation_chain(a)).await?;
+        let NewDeviceKey { public_key, hardware_backed, attestation } =
+            self.create_device_key(&alias, &options).await?;
         let mut bookkeeping = self.create_bookkeeping_key(&alias, &options).await?;
         let proof = self
             .sign_statement(
@@ -347,24 +341,36 @@ impl Account {
         Ok(r)
     }
 
-    /// Re-binding, step 2 (after the passcode): a new device key on this device, proven with the
-    /// session (refreshed without signing), the OTP and the new key's signature; the server
-    /// rotates the key. Queued requests signed with the old key are held until the citizen
-    /// confirms (`release_held_outbox`, which re-signs them). Returns how many are held.
-    pub(crate) async fn complete_rebinding(&self, otp: &str, options: KeyOptions) -> Result<u32> {
-        let acc = self.active_account()?;
-        let PendingRow::<String> { reference: rebind_id, .. } =
+    /// The re-binding waiting for its OTP (its id is the nonce of a chip read), if any.
+    pub(crate) fn pending_rebind_id(&self) -> Result<String> {
+        let PendingRow::<String> { reference, .. } =
             self.store.pending(PendingKind::Rebind)?.ok_or(Error::Domain(Msg::NoPendingRebind))?;
+        Ok(reference)
+    }
+
+    /// Re-binding, step 2 (after the passcode): a new device key on this device, proven with the
+    /// session (refreshed without signing) — or, without one, the chip `evidence` read over the
+    /// rebind id — the OTP and the new key's signature; the server rotates the key. Queued
+    /// requests signed with the old key are held until the citizen confirms
+    /// (`release_held_outbox`, which re-signs them). Returns how many are held.
+    pub(crate) async fn complete_rebinding(
+        &self,
+        otp: &str,
+        options: KeyOptions,
+        evidence: Option<ChipEvidence>,
+    ) -> Result<u32> {
+        let acc = self.active_account()?;
+        let rebind_id = self.pending_rebind_id()?;
         if otp.len() != 6 || !otp.bytes().all(|c| c.is_ascii_digit()) {
             return Err(Error::Fields(vec![FieldError::new("otp", Msg::OtpFormat)]));
         }
-        let token = self.access_token().await?;
+        // The chip proves the citizen when it was read: the session is not needed then.
+        let token = match evidence {
+            Some(_) => None,
+            None => Some(self.access_token().await?),
+        };
         let alias = format!("{}.{}", key_alias(&acc.device_id), crypto::random_b64url(6));
-        let public_key = self.keys.create_key(alias.clone(), options).await.map_err(Error::KeyStore)?;
-        let vk = crypto::parse_public_key(&public_key).map_err(|_| {
-            Error::KeyStore(DeviceKeyStoreError::Failure { reason: "key store returned an invalid public key".into() })
-        })?;
-        let public_key = crypto::sec1_uncompressed(&vk);
+        let public_key = self.create_key_point(&alias, &options).await?;
         let counter = self.store.next_counter()?;
         let proof = self
             .sign_statement(
@@ -377,13 +383,19 @@ impl Account {
                     device_id: acc.device_id.clone(),
                     counter,
                     issued_at: self.now(),
-                    subject: rebind_subject(&public_key),
+                    subject: rebind_subject(&public_key, evidence.as_ref()),
                 },
             )
             .await?;
-        let req =
-            RebindCompleteRequest { rebind_id, otp: otp.to_string(), new_public_key: crypto::b64(&public_key), proof };
-        let r: Result<crate::protocol::Ok> = self.net.post(PATH_REBIND_COMPLETE, &req, Some(&token)).await;
+        let req = RebindCompleteRequest {
+            rebind_id,
+            otp: otp.to_string(),
+            new_public_key: crypto::b64(&public_key),
+            proof,
+            evidence,
+        };
+        let r: Result<crate::protocol::Ok> =
+            self.net.post(PATH_REBIND_COMPLETE, &req, token.as_ref().map(|t| t.as_str())).await;
         if let Err(e) = self.note_inactive(r) {
             let ks = self.keys.clone();
             let _ = keystore(move || ks.delete_key(alias)).await;
@@ -401,5 +413,43 @@ impl Account {
         }
         self.log_activity(ActivityKind::DeviceChange, format!("key_rotated held_requests={held}")).await;
         Ok(held)
+    }
+
+    // ---- the citizen's own lock of a lost phone, from this (another) device (decision 48) ----
+
+    /// Remote lock, step 1: the identifiers of the citizen whose phone is lost, validated here
+    /// and matched by the server, which sends an OTP to the registered phone. Any device may ask
+    /// (enrolled or not, for any citizen): nothing is stored or logged here, since this device may
+    /// be a relative's.
+    pub(crate) async fn start_remote_lock(
+        &self,
+        cccd_no: &str,
+        dob: &str,
+        phone: &str,
+    ) -> Result<RemoteLockStartResponse> {
+        let identity = self.validate_enrollment(cccd_no, dob, phone).map_err(Error::Fields)?;
+        let req = RemoteLockStartRequest {
+            cccd: identity.cccd.clone(),
+            date_of_birth: identity.date_of_birth.clone(),
+            phone: identity.phone.clone(),
+        };
+        self.net.post(PATH_REMOTE_LOCK_START, &req, None).await
+    }
+
+    /// Remote lock, step 2: the OTP (`otp`) or a chip read over the lock id (`evidence`) locks
+    /// the account's active device.
+    pub(crate) async fn complete_remote_lock(
+        &self,
+        lock_id: &str,
+        otp: Option<&str>,
+        evidence: Option<ChipEvidence>,
+    ) -> Result<RemoteLockCompleteResponse> {
+        if let Some(otp) = otp {
+            if otp.len() != 6 || !otp.bytes().all(|c| c.is_ascii_digit()) {
+                return Err(Error::Fields(vec![FieldError::new("otp", Msg::OtpFormat)]));
+            }
+        }
+        let req = RemoteLockCompleteRequest { lock_id: lock_id.to_string(), otp: otp.map(str::to_string), evidence };
+        self.net.post(PATH_REMOTE_LOCK_COMPLETE, &req, None).await
     }
 }

@@ -20,8 +20,9 @@ use crate::account::Account;
 use crate::crypto;
 use crate::error::{Error, Msg, Result};
 use crate::protocol::rp::{
-    delivery_subject, receipt_head_subject, ConsentReceipt, ReceiptCountersignClaims, ReceiptExport, ReceiptKind,
-    SignedReceipt, RECEIPT_CHAIN_GENESIS,
+    delivery_subject, receipt_head_subject, receipt_sync_subject, ConsentReceipt, InPersonCountersignRequest,
+    ReceiptCountersignClaims, ReceiptCountersignResponse, ReceiptExport, ReceiptKind, SignedReceipt,
+    PATH_RECEIPTS_IN_PERSON, RECEIPT_CHAIN_GENESIS,
 };
 use crate::protocol::{Purpose, SignedStatement, Statement};
 use crate::store::AccountRow;
@@ -39,8 +40,10 @@ pub fn countersignature_matches(c: &ReceiptCountersignClaims, receipt: &ConsentR
         && c.counter == st.statement.counter
 }
 
-/// Verify one stored or exported receipt with the server key (pure).
-pub fn verify_signed_receipt(r: &SignedReceipt, server_key: &jsonwebtoken::jwk::Jwk) -> Result<()> {
+/// Verify one stored or exported receipt with the server key (pure). `pending`: the export
+/// lists it as awaiting its countersignature, which only an in-person receipt with an empty
+/// countersignature may be.
+pub fn verify_signed_receipt(r: &SignedReceipt, server_key: &jsonwebtoken::jwk::Jwk, pending: bool) -> Result<()> {
     let st = &r.device_statement.statement;
     if st.subject != r.receipt.statement_subject()
         || st.purpose != Purpose::Consent
@@ -53,8 +56,12 @@ pub fn verify_signed_receipt(r: &SignedReceipt, server_key: &jsonwebtoken::jwk::
     crypto::verify_wire_signature(&pk, &st.canonical_bytes(), &r.device_statement.signature)
         .map_err(|_| Error::Domain(Msg::ConsentReceiptSignatureInvalid))?;
     // An in-person presentation happens offline: its receipt is device-signed at once and
-    // carries no countersignature until the server gives one (an empty one reads "awaiting").
-    let awaiting = r.receipt.kind == ReceiptKind::InPerson && r.countersignature.is_empty();
+    // carries no countersignature until the phone is online again (decision 45). The export
+    // names such receipts; any other receipt without a countersignature is refused.
+    let awaiting = pending && r.receipt.kind == ReceiptKind::InPerson && r.countersignature.is_empty();
+    if pending && !awaiting {
+        return Err(Error::Domain(Msg::ConsentCountersignatureInvalid));
+    }
     if !awaiting {
         let c: ReceiptCountersignClaims = super::decode_es256(&r.countersignature, server_key)
             .ok_or(Error::Domain(Msg::ConsentCountersignatureInvalid))?;
@@ -133,7 +140,7 @@ pub fn verify_export(json: &str, pinned_server_jwk: Option<&str>) -> Result<u32>
         }
     }
     for r in &x.receipts {
-        verify_signed_receipt(r, &key)?;
+        verify_signed_receipt(r, &key, x.pending_countersignature.contains(&r.receipt.receipt_id))?;
     }
     verify_chain(&x.receipts, x.head.as_ref())?;
     u32::try_from(x.receipts.len()).map_err(|_| invalid())
@@ -232,6 +239,52 @@ impl Account {
         self.sign_consent(acc, &digest, subject, receipt.issued_at).await
     }
 
+    /// Send the receipts of in-person presentations that still await the server's
+    /// countersignature (made offline; decision 45), oldest first, and store each checked
+    /// countersignature. Each request carries a fresh statement of the **bookkeeping** key
+    /// (purpose `activity`, nonce = the receipt's digest, subject `receipt_sync:<id>`, the next
+    /// counter): no prompt, as the sync runs in the background. Without a registered bookkeeping
+    /// key nothing is sent (the next login registers one). Stops at the first failure (the rest
+    /// wait for the next sync). Returns how many were countersigned now.
+    pub(crate) async fn sync_in_person_receipts(&self) -> Result<u32> {
+        let acc = self.active_account()?;
+        let _one_at_a_time = self.services.receipt_sync_lock.lock().await;
+        let pending: Vec<SignedReceipt> = self
+            .store
+            .receipts()?
+            .into_iter()
+            .filter(|r| r.receipt.kind == ReceiptKind::InPerson && r.countersignature.is_empty())
+            .collect();
+        if pending.is_empty() {
+            return Ok(0);
+        }
+        let Some(key) = self.store.bookkeeping_key()?.filter(|k| k.registered()) else {
+            tracing::info!("in-person receipts not synced: no registered bookkeeping key yet");
+            return Ok(0);
+        };
+        let mut done = 0;
+        for mut r in pending {
+            let sync = Statement {
+                purpose: Purpose::Activity,
+                audience: self.net.audience().to_string(),
+                nonce: r.receipt.digest(),
+                device_id: acc.device_id.clone(),
+                counter: self.store.next_counter()?,
+                issued_at: self.now(),
+                subject: receipt_sync_subject(&r.receipt.receipt_id),
+            };
+            let sync = self.sign_bookkeeping(&key, sync).await?;
+            let request =
+                InPersonCountersignRequest { receipt: r.receipt.clone(), signed: r.device_statement.clone(), sync };
+            let answer: ReceiptCountersignResponse = self.net.post(PATH_RECEIPTS_IN_PERSON, &request, None).await?;
+            self.check_countersignature(&r.receipt, &r.device_statement, &answer.countersignature).await?;
+            r.countersignature = answer.countersignature;
+            self.store.update_receipt(&r)?;
+            done += 1;
+        }
+        Ok(done)
+    }
+
     /// Store a receipt whose countersignature was checked, with its chain head.
     pub(crate) fn store_receipt(&self, r: &SignedReceipt, head: &SignedStatement) -> Result<()> {
         self.store.save_receipt(r, Some(head))
@@ -281,13 +334,18 @@ impl Account {
     pub(crate) fn export_receipts(&self) -> Result<ReceiptExport> {
         let receipts = self.store.receipts()?;
         let head = self.store.integrity_marks()?.and_then(|m| m.receipt_head);
-        let kid = receipts.last().and_then(|r| super::jws_kid(&r.countersignature));
+        let kid = receipts.iter().rev().find_map(|r| super::jws_kid(&r.countersignature));
         let key = match kid {
             Some(kid) => self.server_jwk(&kid),
             None => self.cached_server_keys().into_iter().next(),
         };
         let server_key = key.map(|k| serde_json::to_value(k).unwrap_or_default()).unwrap_or_default();
-        Ok(ReceiptExport { format: EXPORT_FORMAT, server_key, receipts, head })
+        let pending_countersignature = receipts
+            .iter()
+            .filter(|r| r.receipt.kind == ReceiptKind::InPerson && r.countersignature.is_empty())
+            .map(|r| r.receipt.receipt_id.clone())
+            .collect();
+        Ok(ReceiptExport { format: EXPORT_FORMAT, server_key, receipts, head, pending_countersignature })
     }
 }
 
@@ -371,6 +429,7 @@ mod tests {
     fn export_json(r: &SignedReceipt, jwk: &jsonwebtoken::jwk::Jwk) -> String {
         serde_json::to_string(&ReceiptExport {
             head: None,
+            pending_countersignature: vec![],
             format: 1,
             server_key: serde_json::to_value(jwk).unwrap(),
             receipts: vec![r.clone()],
@@ -384,6 +443,23 @@ mod tests {
             Err(Error::Domain(m)) => m.code().to_string(),
             Err(e) => panic!("{e}"),
         }
+    }
+
+    #[test]
+    fn only_listed_in_person_receipts_may_await_their_countersignature() {
+        let (r, jwk) = signed_receipt();
+        let listed = |r: &SignedReceipt| {
+            let mut v: serde_json::Value = serde_json::from_str(&export_json(r, &jwk)).unwrap();
+            v["pending_countersignature"] = serde_json::json!([r.receipt.receipt_id]);
+            code(verify_export(&v.to_string(), None))
+        };
+        // A data share is never pending, with or without its countersignature.
+        assert_eq!(listed(&r), "consent.countersignature_invalid");
+        let mut bare = r.clone();
+        bare.countersignature.clear();
+        assert_eq!(listed(&bare), "consent.countersignature_invalid");
+        assert_eq!(code(verify_export(&export_json(&bare, &jwk), None)), "consent.countersignature_invalid");
+        assert_eq!(code(verify_export(&export_json(&r, &jwk), None)), "ok:1");
     }
 
     #[test]

@@ -174,12 +174,21 @@ pub(crate) struct DeviceJwsSigner {
     keys: Arc<dyn DeviceKeyStore>,
     alias: String,
     public_key: Vec<u8>,
+    purpose: crate::platform::SignPurpose,
     error: Mutex<Option<DeviceKeyStoreError>>,
 }
 
 impl DeviceJwsSigner {
+    /// A signer of the key-binding JWT of a data share (purpose `Consent`).
     pub(crate) fn new(keys: Arc<dyn DeviceKeyStore>, alias: String, public_key: Vec<u8>) -> Self {
-        DeviceJwsSigner { keys, alias, public_key, error: Mutex::new(None) }
+        let purpose = crate::platform::SignPurpose::Consent;
+        DeviceJwsSigner { keys, alias, public_key, purpose, error: Mutex::new(None) }
+    }
+
+    /// The same signer for another (user-initiated) purpose, e.g. a document presentation.
+    pub(crate) fn with_purpose(mut self, purpose: crate::platform::SignPurpose) -> Self {
+        self.purpose = purpose;
+        self
     }
 
     /// The key-store error behind a failed signature, if that was the cause.
@@ -206,9 +215,8 @@ impl sd_jwt_payload::JwsSigner for DeviceJwsSigner {
             return Err(SdJwtError::Signer("only ES256 is supported".into()));
         }
         let input = sdjwt::jws_signing_input(header, payload);
-        // The key-binding JWT of a data share the citizen approved.
-        let request =
-            crate::platform::SignRequest { purpose: crate::platform::SignPurpose::Consent, user_initiated: true };
+        // The key-binding JWT of a share or presentation the citizen approved.
+        let request = crate::platform::SignRequest { purpose: self.purpose, user_initiated: true };
         let sig =
             self.keys.sign(self.alias.clone(), input.clone().into_bytes(), request).await.map_err(|e| self.fail(e))?;
         let sig = crypto::verify_device_signature(&self.public_key, input.as_bytes(), &sig).map_err(|e| {
@@ -218,15 +226,18 @@ impl sd_jwt_payload::JwsSigner for DeviceJwsSigner {
     }
 }
 
+/// The last presentation of each device, by device id. One entry per device, not one slot for
+/// the process: the integration tests share a process and run at once, and a single slot let
+/// another test's share overwrite the one a test was about to replay (a flaky failure).
 #[cfg(feature = "test-support")]
-static LAST_PRESENTATION: Mutex<Option<(String, String)>> = Mutex::new(None);
+static LAST_PRESENTATION: Mutex<std::collections::BTreeMap<String, String>> =
+    Mutex::new(std::collections::BTreeMap::new());
 
 /// The last presentation sent by the device `device_id` in this process (test support only: the
 /// tests replay it and search it for undisclosed values).
 #[cfg(feature = "test-support")]
 pub(crate) fn last_presentation(device_id: &str) -> Option<String> {
-    let g = LAST_PRESENTATION.lock().unwrap_or_else(|p| p.into_inner());
-    g.as_ref().filter(|(d, _)| d == device_id).map(|(_, p)| p.clone())
+    LAST_PRESENTATION.lock().unwrap_or_else(|p| p.into_inner()).get(device_id).cloned()
 }
 
 /// A server answer that breaks the protocol (a network error of kind `Protocol`).
@@ -262,10 +273,47 @@ impl Account {
         Ok(())
     }
 
+    /// The held PID credential as its holder reads it (claim values, status entry), and — when
+    /// `check_status` — whether the issuer has revoked it (the server's status list, verified
+    /// with its keys). `None` when none is held. Decision 50: an approved correction of a claim
+    /// the credential carries revokes it.
+    pub(crate) async fn held_credential(
+        &self,
+        check_status: bool,
+    ) -> Result<Option<(sdjwt::CredentialInfo, Option<bool>)>> {
+        self.active_account()?;
+        let Some(row) = self.store.credential::<String>(CREDENTIAL_PID)? else { return Ok(None) };
+        let info = sdjwt::inspect(&row.credential).map_err(|_| Error::Storage("stored credential malformed".into()))?;
+        let revoked = match (&info.status, check_status) {
+            (Some((idx, uri)), true) => Some(self.credential_revoked(*idx, uri).await?),
+            _ => None,
+        };
+        Ok(Some((info, revoked)))
+    }
+
+    async fn credential_revoked(&self, idx: u64, uri: &str) -> Result<bool> {
+        use crate::protocol::documents::{StatusBits, StatusListClaims, PATH_STATUS_LIST_PREFIX};
+        let path = uri.strip_prefix(self.net.audience()).filter(|p| p.starts_with(PATH_STATUS_LIST_PREFIX));
+        let path = path.ok_or_else(|| bad_answer("credential status list is not this server's"))?;
+        let jwt = self.net.get_text(path).await?;
+        let claims: StatusListClaims =
+            self.decode_server_jws(jwt.trim()).await.ok_or_else(|| bad_answer("status list signature"))?;
+        if claims.sub != uri || claims.status_list.bits != 1 || claims.exp <= self.now() {
+            return Err(bad_answer("status list subject, encoding or expiry"));
+        }
+        let bits = StatusBits::decode(&claims.status_list.lst).ok_or_else(|| bad_answer("status list encoding"))?;
+        bits.get(idx).ok_or_else(|| bad_answer("status index outside the list"))
+    }
+
     /// The stored credential, fetched first when missing or about to expire.
     async fn pid_credential(&self) -> Result<String> {
+        // A credential issued before the register last changed (an approved correction,
+        // decision 50) may carry an old value, and the server revoked it if it did: fetch anew.
+        let changed_at = self.store.profile().ok().flatten().map_or(0, |p| p.value.updated_at);
         let fresh = |c: Option<CredentialRow<String>>, now: i64| {
-            c.filter(|c| c.expires_at.saturating_sub(CREDENTIAL_RENEW_MARGIN_SECS) > now).map(|c| c.credential)
+            c.filter(|c| c.expires_at.saturating_sub(CREDENTIAL_RENEW_MARGIN_SECS) > now)
+                .filter(|c| sdjwt::inspect(&c.credential).is_ok_and(|i| i.issued_at >= changed_at))
+                .map(|c| c.credential)
         };
         if let Some(c) = fresh(self.store.credential::<String>(CREDENTIAL_PID)?, self.now()) {
             return Ok(c);
@@ -361,8 +409,10 @@ impl Account {
 
         #[cfg(feature = "test-support")]
         {
-            *LAST_PRESENTATION.lock().unwrap_or_else(|p| p.into_inner()) =
-                Some((acc.device_id.clone(), presentation.to_string()));
+            LAST_PRESENTATION
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(acc.device_id.clone(), presentation.to_string());
         }
         let submission =
             PresentationSubmission { request_id: p.claims.request_id.clone(), presentation: presentation.to_string() };

@@ -20,6 +20,7 @@
 //! refused document leaves the wallet as it was. The private key never leaves the key store; the
 //! documents only name its public half.
 
+pub(crate) mod dependant;
 pub(crate) mod present;
 mod storage;
 
@@ -96,15 +97,21 @@ impl Account {
         Ok(claims)
     }
 
-    /// Check one received document against `anchors` (see the module documentation).
-    fn check_document(&self, w: &IssuedDocumentWire, anchors: &[TrustAnchor], public_key: &[u8]) -> Result<()> {
+    /// Check an SD-JWT VC of `kind` against `anchors`: `typ` `dc+sd-jwt`, its `x5c` chaining to
+    /// an IACA of the trust list, the signature, `vct` and `iss`, not expired, `cnf.jwk` =
+    /// `public_key` (`documents.sd_jwt_invalid`). Returns the signed payload and what the
+    /// holder reads of it.
+    pub(crate) fn check_sd_jwt(
+        &self,
+        sd_jwt: &str,
+        kind: DocumentKind,
+        anchors: &[TrustAnchor],
+        public_key: &[u8],
+    ) -> Result<(Value, sdjwt::CredentialInfo)> {
         let now = self.now();
-        let mdoc = crate::crypto::unb64(&w.mdoc).ok_or_else(|| refuse(Msg::MdocMalformed, "mdoc encoding"))?;
-        let doc = citizen_mdoc::check_issued(&mdoc, w.kind.doc_type(), anchors, public_key, now)
-            .map_err(|e| refuse(e.msg(), "mdoc check"))?;
         // The SD-JWT VC, signed by a document signer of the same trust list.
         let sd_invalid = |why| refuse(Msg::DocumentSdJwtInvalid, why);
-        let jwt = w.sd_jwt.split('~').next().unwrap_or_default();
+        let jwt = sd_jwt.split('~').next().unwrap_or_default();
         let header = citizen_protocol::jwt::compact_header(jwt).ok_or_else(|| sd_invalid("header"))?;
         if header.get("typ").and_then(Value::as_str) != Some(sdjwt::SD_JWT_TYP) {
             return Err(sd_invalid("typ"));
@@ -120,15 +127,25 @@ impl Account {
         let signer = citizen_mdoc::verify_x5c(&x5c, anchors, now).map_err(|_| sd_invalid("x5c chain"))?;
         let v = sdjwt::verify_es256_jws(jwt, &signer).ok_or_else(|| sd_invalid("signature"))?;
         let payload: Value = serde_json::from_slice(&v.payload).map_err(|_| sd_invalid("payload"))?;
-        let info = sdjwt::inspect(&w.sd_jwt).map_err(|_| sd_invalid("structure"))?;
+        let info = sdjwt::inspect(sd_jwt).map_err(|_| sd_invalid("structure"))?;
         let ours = sdjwt::jwk_from_public_key(public_key).ok_or_else(|| sd_invalid("own key"))?;
-        if payload.get("vct").and_then(Value::as_str) != Some(w.kind.vct())
+        if payload.get("vct").and_then(Value::as_str) != Some(kind.vct())
             || payload.get("iss").and_then(Value::as_str) != Some(self.net.audience())
             || info.expires_at <= now
             || info.holder_jwk != ours
         {
             return Err(sd_invalid("vct, issuer, expiry or device key"));
         }
+        Ok((payload, info))
+    }
+
+    /// Check one received document against `anchors` (see the module documentation).
+    fn check_document(&self, w: &IssuedDocumentWire, anchors: &[TrustAnchor], public_key: &[u8]) -> Result<()> {
+        let now = self.now();
+        let mdoc = crate::crypto::unb64(&w.mdoc).ok_or_else(|| refuse(Msg::MdocMalformed, "mdoc encoding"))?;
+        let doc = citizen_mdoc::check_issued(&mdoc, w.kind.doc_type(), anchors, public_key, now)
+            .map_err(|e| refuse(e.msg(), "mdoc check"))?;
+        let (payload, info) = self.check_sd_jwt(&w.sd_jwt, w.kind, anchors, public_key)?;
         // Both forms say the same: element names and status entry.
         let mut sd_names = info.claims.clone();
         sd_names.sort();

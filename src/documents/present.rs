@@ -124,7 +124,7 @@ impl Account {
 
 /// The reader-authentication roots of a trust list (a bad entry is skipped: it only means fewer
 /// readers are shown as trusted).
-fn reader_anchors(claims: &TrustListClaims) -> Vec<TrustAnchor> {
+pub(crate) fn reader_anchors(claims: &TrustListClaims) -> Vec<TrustAnchor> {
     use base64::Engine as _;
     let std = base64::engine::general_purpose::STANDARD;
     claims

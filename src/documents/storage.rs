@@ -72,3 +72,48 @@ impl Store {
             .optional()?)
     }
 }
+
+fn dependant_label(id: &str) -> String {
+    format!("dependant_documents.{id}")
+}
+
+impl Store {
+    /// Store a dependant's document, replacing any held one of the same dependant and kind, in
+    /// one transaction (the dependant's number is only inside the sealed rows).
+    pub(crate) fn put_dependant_document(&self, doc: &super::dependant::StoredDependantDocument) -> Result<()> {
+        let same: Vec<String> = self
+            .dependant_documents()?
+            .into_iter()
+            .filter(|d| d.dependant_cccd == doc.dependant_cccd && d.kind == doc.kind)
+            .map(|d| d.id)
+            .collect();
+        let blob = self.seal_json(&dependant_label(&doc.id), doc)?;
+        let mut c = self.conn();
+        let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        for id in same {
+            tx.execute("DELETE FROM dependant_documents WHERE id = ?1", [id])?;
+        }
+        tx.execute(
+            "INSERT OR REPLACE INTO dependant_documents (id, kind, sealed, stored_at) VALUES (?1, ?2, ?3, ?4)",
+            params![doc.id, doc.kind.as_str(), blob, doc.stored_at],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Every held dependant's document.
+    pub(crate) fn dependant_documents(&self) -> Result<Vec<super::dependant::StoredDependantDocument>> {
+        let rows: Vec<(String, Vec<u8>)> = {
+            let c = self.conn();
+            let mut st = c.prepare("SELECT id, sealed FROM dependant_documents ORDER BY id")?;
+            let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<_>>()?;
+            rows
+        };
+        rows.into_iter().map(|(id, sealed)| self.open_json(&dependant_label(&id), &sealed)).collect()
+    }
+
+    /// Delete one dependant's document; whether it existed.
+    pub(crate) fn delete_dependant_document(&self, id: &str) -> Result<bool> {
+        Ok(self.conn().execute("DELETE FROM dependant_documents WHERE id = ?1", [id])? == 1)
+    }
+}

@@ -220,4 +220,73 @@ impl ChipClient {
         .map_err(CitizenError::from)?;
         Ok(super::recovery::RecoveryTicket::from(&r))
     }
+
+    /// Re-binding with the chip (issue 15, decision 48), when the device key was invalidated
+    /// **and** the session has ended (or instead of the session): after
+    /// `account().start_rebinding()` (the OTP went to the registered phone), the passcode, then a
+    /// read of the chip-based ID card with active authentication over the re-binding, then a new
+    /// device key on this device. The server checks the card against the register and rotates
+    /// the key; queued requests are held as with `account().complete_rebinding`. Returns how many
+    /// are held. Nothing of the card is kept. Main-safe; prompts once (the new key signs).
+    /// Throws [`CitizenError`] (`Card`, `Cancelled`, `OtpRejected`, `PasscodeRejected`,
+    /// `NotFound` with `rebind.no_pending`, `Refused` with a `chip.*` code or
+    /// `recovery.replayed`).
+    pub async fn complete_rebinding_with_chip(
+        &self,
+        otp: String,
+        passcode: String,
+        key_options: crate::platform::KeyOptions,
+        transport: Arc<dyn ApduTransport>,
+        key: ChipAccessKey,
+        observer: Option<Arc<dyn ChipReadObserver>>,
+    ) -> Result<i32, CitizenError> {
+        let key = access_key(&key)?;
+        let sink: Option<ProgressSink> = observer.map(|o| {
+            Arc::new(move |p: &Progress| o.on_progress(ChipReadStep::from(&p.step), long(p.bytes_read), int(p.apdus)))
+                as ProgressSink
+        });
+        let account = self.0.account()?;
+        let passcode = zeroize::Zeroizing::new(passcode);
+        let held = runtime::run(async move {
+            account.verify_passcode(&passcode).await?;
+            let rebind_id = account.pending_rebind_id()?;
+            let mut ev = account.recovery_evidence(transport, key, sink, &rebind_id).await?;
+            let r = account.complete_rebinding(&otp, key_options, Some(ev.clone())).await;
+            crate::chip::wipe_evidence(&mut ev);
+            Ok::<_, ChipFlowError>(r?)
+        })
+        .await
+        .map_err(CitizenError::from)?;
+        Ok(int(held))
+    }
+
+    /// Lock a lost phone with the chip instead of the OTP (decision 48; the SIM went with the
+    /// phone): after `account().start_remote_lock(…)`, read the citizen's chip-based ID card
+    /// with active authentication over the lock id; the server checks it against the register
+    /// and locks the account's active device. Nothing of the card is kept; nothing is stored on
+    /// this device. Main-safe; never prompts. Throws [`CitizenError`] (`Card`, `Cancelled`,
+    /// `Refused` with a `chip.*` code or `lock.replayed`, `NotFound` with `lock.unknown`).
+    pub async fn remote_lock_with_chip(
+        &self,
+        lock_id: String,
+        transport: Arc<dyn ApduTransport>,
+        key: ChipAccessKey,
+        observer: Option<Arc<dyn ChipReadObserver>>,
+    ) -> Result<super::recovery::RemoteLockOutcome, CitizenError> {
+        let key = access_key(&key)?;
+        let sink: Option<ProgressSink> = observer.map(|o| {
+            Arc::new(move |p: &Progress| o.on_progress(ChipReadStep::from(&p.step), long(p.bytes_read), int(p.apdus)))
+                as ProgressSink
+        });
+        let account = self.0.account()?;
+        let r = runtime::run(async move {
+            let mut ev = account.recovery_evidence(transport, key, sink, &lock_id).await?;
+            let r = account.complete_remote_lock(&lock_id, None, Some(ev.clone())).await;
+            crate::chip::wipe_evidence(&mut ev);
+            Ok::<_, ChipFlowError>(r?)
+        })
+        .await
+        .map_err(CitizenError::from)?;
+        Ok(r.into())
+    }
 }

@@ -131,6 +131,9 @@ pub struct ReceiptInfo {
     /// stored row does not open) or `consent.receipt_missing` (a receipt of the chain was
     /// deleted). The other fields of a marker hold what is still known (id, kind, time).
     pub damage: Option<ErrorDetail>,
+    /// An in-person presentation made offline whose receipt the server has not countersigned
+    /// yet (`sync_receipts` sends it; it also rides on the periodic case sync).
+    pub awaiting_countersignature: bool,
 }
 
 impl From<&PendingLogin> for LoginRequestInfo {
@@ -171,6 +174,7 @@ impl From<&ReceiptEntry> for ReceiptInfo {
                 sequence: long(*sequence),
                 delivery: ShareDelivery::NotApplicable,
                 damage: Some(damage.detail()),
+                awaiting_countersignature: false,
             },
         }
     }
@@ -193,6 +197,7 @@ impl From<&SignedReceipt> for ReceiptInfo {
             sequence: long(r.chain_seq),
             delivery,
             damage: None,
+            awaiting_countersignature: s.countersignature.is_empty(),
             receipt_id: r.receipt_id.clone(),
             kind: match r.kind {
                 ReceiptKind::QrLogin => ConsentKind::QrLogin,
@@ -291,6 +296,16 @@ impl ConsentClient {
     /// Main-safe; never prompts. Throws [`CitizenError`].
     pub async fn list_receipts(&self) -> Result<Vec<ReceiptInfo>, CitizenError> {
         self.0.blocking(|a| Ok(a.receipt_list()?.iter().map(ReceiptInfo::from).collect())).await
+    }
+
+    /// Send the receipts of in-person presentations made offline to the server for its
+    /// countersignature (online), and store each one checked. Signed by the bookkeeping key:
+    /// never prompts. Also done after each `services().sync_cases()`. Returns how many were
+    /// countersigned now (0 when none waits, or before the bookkeeping key is registered).
+    /// Main-safe. Throws [`CitizenError`] (`Network`: they stay pending and are sent next time;
+    /// `Refused` `consent.countersignature_invalid` for an answer that does not verify).
+    pub async fn sync_receipts(&self) -> Result<u32, CitizenError> {
+        self.0.run(|a| async move { a.sync_in_person_receipts().await }).await
     }
 
     /// The receipts as JSON anyone can verify with the device's and the server's public keys

@@ -243,7 +243,9 @@ fn domain(m: Msg) -> CitizenError {
         | ConsentNoCredential
         | DocumentUnknown
         | RecoveryUnknown
+        | DelegationUnknown
         | NoPendingRebind
+        | LockUnknown
         | NothingHeld => CitizenError::NotFound { detail },
         // Input that is not valid as a whole (a scanned code, a link, a file, a choice).
         ConsentQrNotLoginCode

@@ -142,6 +142,11 @@ impl Hub {
     }
 }
 
+/// How long `shutdown` waits for calls still running on blocking threads to let go of the data
+/// directory (an object the app still holds, such as an open presentation session, keeps it
+/// until it is closed; shutdown does not wait for that longer than this).
+const RELEASE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// What one open core owns. Only the root holds it strongly (see the module docs).
 pub(crate) struct Shared {
     open: RwLock<Option<Open>>,
@@ -200,15 +205,38 @@ impl Shared {
     }
 
     /// Stop the background work and wait until it has stopped; end the subscriptions; release
-    /// the engine and the data directory.
+    /// the engine and the data directory, and wait (bounded by [`RELEASE_WAIT`]) until the
+    /// directory is free.
+    ///
+    /// Why the wait: a call already running on a blocking thread (a database step of a status
+    /// subscription or of an aborted delivery) cannot be interrupted and holds the engine, and so
+    /// the directory's lock, until it returns. Without waiting, "shut down, then open the
+    /// directory again" (the documented way to hand the directory to another core or to the
+    /// desktop binary) failed now and then with `storage.already_open` on a loaded machine.
     pub(crate) async fn shutdown(&self) {
         let tasks = std::mem::take(&mut *self.tasks.lock().unwrap_or_else(|p| p.into_inner()));
+        let engine = self.account().map(|held| Arc::downgrade(&held));
         runtime::run(async move {
             let mut tasks = tasks;
             tasks.shutdown().await;
         })
         .await;
         self.close_now();
+        if let Some(engine) = engine {
+            runtime::run(async move {
+                let released = async {
+                    while engine.strong_count() > 0 {
+                        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                    }
+                };
+                if tokio::time::timeout(RELEASE_WAIT, released).await.is_err() {
+                    tracing::info!(
+                        "shutdown: the engine is still in use; the directory is released when that call returns"
+                    );
+                }
+            })
+            .await;
+        }
     }
 
     /// What dropping the root does: abort the background work (without waiting), end the

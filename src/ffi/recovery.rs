@@ -8,7 +8,7 @@ use zeroize::Zeroizing;
 
 use super::account::AccountClient;
 use super::errors::CitizenError;
-use super::facade::EnrollmentOutcome;
+use super::facade::{EnrollmentInput, EnrollmentOutcome};
 use super::types::time;
 use crate::account::{NoticeRecord, PendingRecovery};
 use crate::platform::KeyOptions;
@@ -29,6 +29,34 @@ impl RecoveryMethod {
         } else {
             RecoveryMethod::Counter
         }
+    }
+}
+
+/// A lock of a lost phone, requested from this (another) device: the OTP went to the registered
+/// phone ([`AccountClient::complete_remote_lock`] next; or `chip().remote_lock_with_chip`).
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct RemoteLockTicket {
+    /// The lock request (also the nonce of a chip read).
+    pub lock_id: String,
+    /// Where the OTP went (masked).
+    pub masked_phone: String,
+    /// Until when the OTP is valid.
+    pub otp_expires_at: SystemTime,
+}
+
+/// A lost phone, locked: it cannot log in, sign, submit or present until it is unlocked at a
+/// counter or a recovery replaces it; its data and outbox are kept.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct RemoteLockOutcome {
+    /// The locked device.
+    pub device_id: String,
+    /// When it was locked.
+    pub locked_at: SystemTime,
+}
+
+impl From<crate::protocol::recovery::RemoteLockCompleteResponse> for RemoteLockOutcome {
+    fn from(r: crate::protocol::recovery::RemoteLockCompleteResponse) -> Self {
+        RemoteLockOutcome { device_id: r.device_id, locked_at: time(r.locked_at) }
     }
 }
 
@@ -117,8 +145,9 @@ impl AccountClient {
     /// signed with the old key and are re-signed only when the citizen confirms
     /// (`services().release_held_outbox(true, …)`). Returns how many requests are held.
     /// Main-safe; prompts once (the new key signs). Throws [`CitizenError`] (`NeedsLogin` when
-    /// the session has ended: the re-binding then needs a recovery, `OtpRejected`,
-    /// `PasscodeRejected`, `Refused` with `rebind.proof_invalid`).
+    /// the session has ended: re-bind with the chip instead,
+    /// `chip().complete_rebinding_with_chip`; `OtpRejected`, `PasscodeRejected`, `Refused` with
+    /// `rebind.proof_invalid`).
     pub async fn complete_rebinding(
         &self,
         otp: String,
@@ -130,10 +159,42 @@ impl AccountClient {
             .0
             .run::<_, CitizenError, _>(|a| async move {
                 a.verify_passcode(&passcode).await?;
-                a.complete_rebinding(&otp, key_options).await
+                a.complete_rebinding(&otp, key_options, None).await
             })
             .await?;
         Ok(super::types::int(n))
+    }
+
+    /// Lock a lost phone from this device (decision 48), step 1: the identifiers of the citizen
+    /// whose phone is lost (any citizen: this may be a relative's or a new phone, enrolled or
+    /// not), validated here and matched by the register; the OTP goes to the registered phone.
+    /// The identifiers alone never lock. Nothing is stored or logged on this device. Main-safe;
+    /// never prompts. Throws [`CitizenError`] (`InvalidInput` with field errors, `Refused` with
+    /// `no_match` or `rate_limited`).
+    pub async fn start_remote_lock(&self, input: EnrollmentInput) -> Result<RemoteLockTicket, CitizenError> {
+        let r = self
+            .0
+            .run::<_, CitizenError, _>(|a| async move {
+                a.start_remote_lock(&input.cccd, &input.date_of_birth, &input.phone).await
+            })
+            .await?;
+        Ok(RemoteLockTicket {
+            lock_id: r.lock_id,
+            masked_phone: r.masked_phone,
+            otp_expires_at: time(r.otp_expires_at),
+        })
+    }
+
+    /// Lock a lost phone, step 2: the OTP sent to the registered phone locks the account's
+    /// active device (when the SIM is gone with the phone: `chip().remote_lock_with_chip`).
+    /// Main-safe; never prompts. Throws [`CitizenError`] (`OtpRejected`, `NotFound` with
+    /// `lock.unknown`, `Refused` with `lock.replayed`).
+    pub async fn complete_remote_lock(&self, lock_id: String, otp: String) -> Result<RemoteLockOutcome, CitizenError> {
+        let r = self
+            .0
+            .run::<_, CitizenError, _>(|a| async move { a.complete_remote_lock(&lock_id, Some(&otp), None).await })
+            .await?;
+        Ok(r.into())
     }
 
     /// On the new phone, during an enrollment (after `start_enrollment`): the transfer QR code

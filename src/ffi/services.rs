@@ -179,9 +179,11 @@ pub struct Draft {
     pub requested_attachments: Vec<String>,
     /// When it last changed.
     pub updated_at: SystemTime,
+    /// Filed on behalf of this dependant (CCCD number) under a mandate (`create_draft_for`).
+    pub on_behalf_of: Option<String>,
 }
 
-fn draft(r: DraftRow) -> Draft {
+pub(crate) fn draft(r: DraftRow) -> Draft {
     Draft {
         status: match r.status {
             crate::store::rows::DraftStatus::Editing => DraftStatus::Editing,
@@ -203,6 +205,7 @@ fn draft(r: DraftRow) -> Draft {
             })
             .collect(),
         supplements_case: r.content.supplements_case,
+        on_behalf_of: r.content.on_behalf.map(|o| o.dependant_cccd),
         requested_attachments: r.content.required_attachments.into_iter().collect(),
         draft_id: r.draft_id,
         procedure_id: r.procedure_id,

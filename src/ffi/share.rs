@@ -6,6 +6,7 @@ use super::consent::ConsentClient;
 use super::consent::{ClaimRequest, ReceiptInfo};
 use super::errors::CitizenError;
 use super::types::{int, time};
+use std::collections::HashMap;
 use std::time::SystemTime;
 
 /// A verified share request, shown to the citizen before they decide: who asks (names from the
@@ -47,8 +48,46 @@ pub struct ShareOutcome {
     pub relying_party_accepted: bool,
 }
 
+/// The identity credential (PID) this device holds, as its holder reads it.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct HeldCredentialInfo {
+    /// Every claim it can disclose, with its value as issued (`place_of_origin` → `Xã …`).
+    pub claims: HashMap<String, String>,
+    /// Identity level the issuer vouched for (1 or 2).
+    pub level: u8,
+    /// When it was issued.
+    pub issued_at: SystemTime,
+    /// When it expires.
+    pub expires_at: SystemTime,
+    /// Its index in the issuer's status list (`None` for a credential issued without one).
+    pub status_index: Option<u64>,
+    /// Whether the issuer revoked it — e.g. after an approved correction of a claim it carries
+    /// (then `fetch_credential` gets a new one). `None` when not checked.
+    pub revoked: Option<bool>,
+}
+
 #[uniffi::export]
 impl ConsentClient {
+    /// The identity credential this device holds (`None` when none is held): its claims and
+    /// values, and, when `check_status`, whether the issuer has revoked it (fetches and verifies
+    /// the server's status list). Main-safe; never prompts. Throws [`CitizenError`]
+    /// (`NeedsEnrollment`, `Network` when checking, `Storage`).
+    pub async fn credential_info(&self, check_status: bool) -> Result<Option<HeldCredentialInfo>, CitizenError> {
+        let held = self.0.run::<_, CitizenError, _>(|a| async move { a.held_credential(check_status).await }).await?;
+        Ok(held.map(|(info, revoked)| HeldCredentialInfo {
+            claims: info
+                .values
+                .iter()
+                .map(|(k, v)| (k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_string)))
+                .collect(),
+            level: info.level,
+            issued_at: time(info.issued_at),
+            expires_at: time(info.expires_at),
+            status_index: info.status.as_ref().map(|s| s.0),
+            revoked,
+        }))
+    }
+
     /// Fetch the identity credential the device presents from (an SD-JWT bound to the device
     /// key, every personal claim selectively disclosable) and keep it sealed. `share_data`
     /// calls this itself when the credential is missing or about to expire. Needs a session.

@@ -33,6 +33,14 @@ pub(crate) fn time(unix_seconds: i64) -> SystemTime {
     }
 }
 
+/// A point in time as Unix seconds (the inverse of [`time`]; saturating).
+pub(crate) fn unix(t: SystemTime) -> i64 {
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+        Err(e) => i64::try_from(e.duration().as_secs()).map_or(i64::MIN, |s| -s),
+    }
+}
+
 /// [`time`] of an optional timestamp.
 pub(crate) fn opt_time(unix_seconds: Option<i64>) -> Option<SystemTime> {
     unix_seconds.map(time)
@@ -184,6 +192,16 @@ pub struct CitizenProfile {
     pub email: Option<String>,
     /// When the record last changed.
     pub updated_at: SystemTime,
+    /// Nghề nghiệp, when the citizen added it (an approved correction, procedure
+    /// `register-correction`).
+    pub occupation: Option<String>,
+    /// Trình độ học vấn (a value such as `dai_hoc`; labels in the procedure's `new_education`
+    /// options), when added.
+    pub education: Option<String>,
+    /// Nhóm máu (`A+`, `O-`, …), when added.
+    pub blood_group: Option<String>,
+    /// Địa chỉ liên hệ (where the citizen wants mail), when added.
+    pub contact_address: Option<String>,
 }
 
 impl From<CitizenProfileDto> for CitizenProfile {
@@ -204,6 +222,10 @@ impl From<CitizenProfileDto> for CitizenProfile {
             phone: p.phone,
             email: p.email,
             updated_at: time(p.updated_at),
+            occupation: p.occupation,
+            education: p.education,
+            blood_group: p.blood_group,
+            contact_address: p.contact_address,
         }
     }
 }
@@ -481,12 +503,7 @@ mod tests {
     #[test]
     fn unix_seconds_round_trip_through_system_time() {
         for s in [0_i64, 1, 1_767_225_600, -86_400] {
-            let t = time(s);
-            let back = match t.duration_since(UNIX_EPOCH) {
-                Ok(d) => i64::try_from(d.as_secs()).unwrap(),
-                Err(e) => -i64::try_from(e.duration().as_secs()).unwrap(),
-            };
-            assert_eq!(back, s);
+            assert_eq!(unix(time(s)), s);
         }
     }
 

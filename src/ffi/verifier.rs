@@ -17,8 +17,8 @@ use crate::documents::display_value;
 use crate::error::ErrorDetail;
 use crate::net::{Net, NetConfig};
 use crate::platform::MdocTransport;
-use crate::protocol::documents::{element_label, DocumentKind};
-use crate::verifier::{CheckKind, CheckState, Overall, TrustState, Verification, VerifierEngine};
+use crate::protocol::documents::{element_label, DocumentKind, ReaderRole};
+use crate::verifier::{CheckKind, CheckState, Overall, ReaderEnrolment, TrustState, Verification, VerifierEngine};
 
 /// Everything a verifier needs: where the server is, how to trust it, where to cache.
 #[derive(Clone, Debug, uniffi::Record)]
@@ -41,6 +41,12 @@ pub struct VerifierConfig {
     /// reported as not checked, never as valid.
     #[uniffi(default)]
     pub status_list_max_age: Option<Duration>,
+    /// For tests only (an expired document, clock-pinned vectors): judge every validity window
+    /// (MSO, certificates, list freshness, reader enrolment) as if the clock read this fixed
+    /// instant. `None` (the default, and the only value a deployed verifier may use): the
+    /// system clock. Honoured by `Verifier.open` (ARCHITECTURE.md decision 51).
+    #[uniffi(default)]
+    pub pinned_clock: Option<SystemTime>,
 }
 
 /// A verifier configuration with safe defaults (platform roots, no pins, HTTPS only). Pure:
@@ -54,6 +60,7 @@ pub fn default_verifier_config(server_base_url: String, data_dir: String) -> Ver
         spki_pins: vec![],
         allow_insecure_loopback: false,
         status_list_max_age: None,
+        pinned_clock: None,
     }
 }
 
@@ -328,6 +335,88 @@ impl From<&Verification> for VerificationVerdict {
     }
 }
 
+/// The demo verifiers a reader certificate can be issued for (decision 45); each may ask for a
+/// fixed set of documents and elements, written into its certificate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, uniffi::Enum)]
+pub enum VerifierRole {
+    /// Traffic police: the driving licence, the vehicle registration, identity from the CCCD.
+    TrafficPolice,
+    /// A hospital's reception: the health-insurance card and identity elements.
+    Hospital,
+    /// A bank counter: the CCCD and the driving licence's identity elements.
+    BankCounter,
+}
+
+impl From<VerifierRole> for ReaderRole {
+    fn from(r: VerifierRole) -> Self {
+        match r {
+            VerifierRole::TrafficPolice => ReaderRole::TrafficPolice,
+            VerifierRole::Hospital => ReaderRole::Hospital,
+            VerifierRole::BankCounter => ReaderRole::BankCounter,
+        }
+    }
+}
+
+impl From<ReaderRole> for VerifierRole {
+    fn from(r: ReaderRole) -> Self {
+        match r {
+            ReaderRole::TrafficPolice => VerifierRole::TrafficPolice,
+            ReaderRole::Hospital => VerifierRole::Hospital,
+            ReaderRole::BankCounter => VerifierRole::BankCounter,
+        }
+    }
+}
+
+/// The verifier's reader identity: what the citizen's phone shows before anything is chosen.
+/// No key material (the reader key never leaves the verifier's data directory).
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct EnrolledReader {
+    /// The role certified.
+    pub role: VerifierRole,
+    /// The reader certificate's subject (`CN=…, O=…`).
+    pub subject: String,
+    /// Its common name as the citizen sees it (`Vietnamese / English`).
+    pub common_name: Option<String>,
+    /// The role's name in Vietnamese.
+    pub name_vi: String,
+    /// The role's name in English.
+    pub name_en: String,
+    /// End of the certificate's validity: enrol again before it.
+    pub not_after: SystemTime,
+}
+
+impl From<ReaderEnrolment> for EnrolledReader {
+    fn from(r: ReaderEnrolment) -> Self {
+        let (vi, en) = r.role.names();
+        EnrolledReader {
+            role: r.role.into(),
+            subject: r.subject,
+            common_name: r.common_name,
+            name_vi: vi.into(),
+            name_en: en.into(),
+            not_after: time(r.not_after),
+        }
+    }
+}
+
+/// A clock stopped at one instant (`VerifierConfig::pinned_clock`), Unix seconds.
+struct PinnedClock(i64);
+
+impl crate::clock::Clock for PinnedClock {
+    fn now(&self) -> i64 {
+        self.0
+    }
+}
+
+/// The clock `Verifier.open` uses: the pinned instant if the configuration has one (tests),
+/// otherwise the system clock.
+fn clock_of(config: &VerifierConfig) -> SharedClock {
+    match config.pinned_clock {
+        Some(at) => Arc::new(PinnedClock(super::types::unix(at))),
+        None => Arc::new(SystemClock),
+    }
+}
+
 /// A verifier (police, hospital, bank counter, kiosk): no enrolled account. Refresh its trust
 /// when online; verify in-person presentations offline.
 #[derive(uniffi::Object)]
@@ -363,7 +452,11 @@ impl Verifier {
     /// prompts. Throws [`CitizenError`] (`Internal` `setup.invalid_config`, storage).
     #[uniffi::constructor]
     pub async fn open(config: VerifierConfig) -> Result<Arc<Self>, CitizenError> {
-        runtime::run_blocking(move || Self::with_clock(config, Arc::new(SystemClock))).await
+        runtime::run_blocking(move || {
+            let clock = clock_of(&config);
+            Self::with_clock(config, clock)
+        })
+        .await
     }
 
     /// Fetch the server's keys, the signed trust list and the token status list, verify each,
@@ -373,6 +466,33 @@ impl Verifier {
         let engine = self.engine.clone();
         let state = runtime::run(async move { engine.refresh().await }).await?;
         Ok(TrustStatus::from(&state))
+    }
+
+    /// Enrol this verifier as an authenticated reader of `role` (online, once per terminal and
+    /// every 90 days): a reader key is generated on this machine, its public half certified by
+    /// the server under the reader root of the trust list (the operator's `official_token`
+    /// authorises it), the certificate checked, and both kept in the data directory. From then
+    /// on every request is signed and the citizen's phone shows this reader's name; the
+    /// elements it may ask for are those of `role`. Needs a refreshed trust list. Replaces a
+    /// previous enrolment only on success. Main-safe. Throws [`CitizenError`] (`Network`;
+    /// `Refused` `verifier.no_trust_list`, `verifier.reader_certificate_invalid`; `Server`
+    /// `official_unauthorized` for a wrong token).
+    pub async fn enrol_reader(
+        &self,
+        official_token: String,
+        role: VerifierRole,
+    ) -> Result<EnrolledReader, CitizenError> {
+        let engine = self.engine.clone();
+        let token = zeroize::Zeroizing::new(official_token);
+        let r = runtime::run(async move { engine.enrol_reader(&token, role.into()).await }).await?;
+        Ok(r.into())
+    }
+
+    /// The reader identity this verifier signs its requests with; `None` when not enrolled
+    /// (requests are then anonymous). Offline. Main-safe.
+    pub async fn enrolled_reader(&self) -> Result<Option<EnrolledReader>, CitizenError> {
+        let engine = self.engine.clone();
+        Ok(runtime::run_blocking(move || engine.reader()).await.map(EnrolledReader::from))
     }
 
     /// How old the cached lists are (offline). Main-safe; never throws for a missing cache
@@ -400,8 +520,31 @@ impl Verifier {
         })
     }
 
+    /// Verify a dependant's document presented by a guardian (`OnBehalfShare.presentation`)
+    /// offline with the cached server keys and trust list: the mandate (server key, type, not
+    /// ended), the document (issuer chain, signature, disclosures), the key-binding JWT for
+    /// `verifier_id` and the `nonce` this verifier asked with, the mandate naming the
+    /// presenting key, covering the document kind, and naming the document's subject; then the
+    /// document's status in the cached status list. Main-safe; never prompts. Throws
+    /// [`CitizenError`] (`Refused` `verifier.no_trust_list`, `mdoc.revoked`,
+    /// `delegation.mandate_invalid`, `delegation.expired`, `delegation.wrong_holder`,
+    /// `delegation.out_of_scope`, `delegation.not_dependant`, `consent.presentation_replayed`,
+    /// `consent.presentation_wrong_audience`, `documents.sd_jwt_invalid`).
+    pub async fn verify_on_behalf(
+        &self,
+        presentation: String,
+        verifier_id: String,
+        nonce: String,
+    ) -> Result<super::delegation::OnBehalfVerification, CitizenError> {
+        let engine = self.engine.clone();
+        let (v, checked) =
+            runtime::run_blocking(move || engine.verify_on_behalf(&presentation, &verifier_id, &nonce)).await?;
+        Ok(super::delegation::on_behalf_verification(v, checked))
+    }
+
     /// Start a session with the citizen's phone whose QR code is `engagement_qr`, asking for
-    /// `request`, over `transport`: the request is sent at once. Offline. Main-safe. Throws
+    /// `request`, over `transport`: the request is sent at once, signed with the reader key when
+    /// this verifier is enrolled (`enrol_reader`), anonymous otherwise. Offline. Main-safe. Throws
     /// [`CitizenError`] (`Refused` `verifier.no_trust_list`, `mdoc.engagement_invalid`,
     /// `mdoc.transport_failed`).
     pub async fn start_session(
@@ -457,6 +600,7 @@ impl VerifierSession {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::Clock as _;
 
     #[test]
     fn presets_ask_for_the_driving_licence_without_retention() {
@@ -467,5 +611,17 @@ mod tests {
         assert!(ns.values().all(|retain| !retain));
         let age = VerifierRequest::AgeOver18.document_request();
         assert_eq!(age.namespaces["org.iso.18013.5.1"].keys().collect::<Vec<_>>(), ["birth_date", "portrait"]);
+    }
+
+    #[test]
+    fn a_pinned_clock_reads_its_instant_and_the_default_is_the_system_clock() {
+        let mut config = default_verifier_config("https://example.invalid".into(), "/tmp/v".into());
+        assert!(config.pinned_clock.is_none());
+        let system = clock_of(&config).now();
+        assert!((SystemClock.now() - system).abs() <= 5);
+        config.pinned_clock = Some(super::super::types::time(1_609_459_200)); // 2021-01-01, Annex D's year
+        let pinned = clock_of(&config);
+        assert_eq!(pinned.now(), 1_609_459_200);
+        assert_eq!(pinned.now(), 1_609_459_200, "stopped, not running");
     }
 }

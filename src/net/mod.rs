@@ -153,6 +153,7 @@ pub fn server_error(status: StatusCode, body: &[u8], retry_after: Option<u64>) -
         code if code.starts_with("chip.")
             || code.starts_with("recovery.")
             || code.starts_with("rebind.")
+            || code.starts_with("lock.")
             || code == Msg::LevelRequired.code() =>
         {
             match Msg::all().iter().find(|m| m.code() == code) {
@@ -309,6 +310,17 @@ impl Net {
     ) -> Result<Resp> {
         let body = zeroize::Zeroizing::new(serde_json::to_vec(body).map_err(|e| Error::Config(e.to_string()))?);
         self.call(Method::POST, path, Some(body.to_vec()), bearer, &[]).await
+    }
+
+    /// POST a JSON body with extra headers (the officials' token of an enrolment; never retried).
+    pub async fn post_with_headers<Req: Serialize, Resp: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &Req,
+        headers: &[(&str, &str)],
+    ) -> Result<Resp> {
+        let body = zeroize::Zeroizing::new(serde_json::to_vec(body).map_err(|e| Error::Config(e.to_string()))?);
+        self.call(Method::POST, path, Some(body.to_vec()), None, headers).await
     }
 
     /// POST with an `Idempotency-Key` (the server deduplicates on it; the caller may resend).

@@ -47,6 +47,10 @@ pub struct DraftContent {
     /// Attachments an official asked for (required on a supplement draft).
     #[serde(default)]
     pub required_attachments: BTreeSet<String>,
+    /// Filed by a guardian for a dependant under this mandate (decision 49); the draft was
+    /// prefilled from the dependant's register record.
+    #[serde(default)]
+    pub on_behalf: Option<citizen_protocol::protocol::delegation::OnBehalf>,
 }
 
 /// Why an edit was refused.
@@ -369,6 +373,7 @@ pub fn payload(procedure: &ProcedureDto, d: &DraftContent, submission_id: &str) 
         values: visible_values(procedure, d),
         attachments,
         supplements_case: d.supplements_case.clone(),
+        on_behalf: d.on_behalf.clone(),
     }
 }
 
@@ -493,6 +498,10 @@ mod tests {
             phone: "+84900000001".into(),
             email: None,
             updated_at: 0,
+            occupation: None,
+            education: None,
+            blood_group: None,
+            contact_address: None,
         }
     }
 

@@ -45,6 +45,8 @@ pub struct ServicesState {
     pub(crate) activity_lock: tokio::sync::Mutex<()>,
     /// Serialises consent receipts from sequence reservation to storage (the receipt chain).
     pub(crate) receipt_lock: tokio::sync::Mutex<()>,
+    /// One sync of in-person receipts at a time (two would send the same receipt twice).
+    pub(crate) receipt_sync_lock: tokio::sync::Mutex<()>,
 }
 
 /// The engine's outbox event stream: called with the item after every state change (queued →
@@ -149,7 +151,7 @@ impl Account {
         Ok(self.store.catalogue()?.ok_or(Error::Domain(Msg::CatalogueMissing))?.catalogue)
     }
 
-    fn procedure(&self, id: &str, version: Option<u32>) -> Result<ProcedureDto> {
+    pub(crate) fn procedure(&self, id: &str, version: Option<u32>) -> Result<ProcedureDto> {
         self.catalogue()?
             .procedures
             .into_iter()
@@ -326,7 +328,14 @@ impl Account {
         let now = self.now();
         let activity = self.activity_now(
             crate::activity::ActivityKind::Submission,
-            format!("procedure={} submission={submission_id}", row.procedure_id),
+            match &req.payload.on_behalf {
+                // On behalf of a dependant (decision 49): the mandate id, never the dependant's number.
+                Some(o) => format!(
+                    "procedure={} submission={submission_id} on_behalf=mandate:{}",
+                    row.procedure_id, o.mandate_id
+                ),
+                None => format!("procedure={} submission={submission_id}", row.procedure_id),
+            },
         );
         self.store.enqueue(&req, counter, draft_id, now, &activity)?;
         drop(_serial);
@@ -415,6 +424,7 @@ impl Account {
             || claims.payload_sha256 != payload.digest_hex()
             || claims.procedure_id != payload.procedure_id
             || claims.case_number != resp.case_number
+            || claims.on_behalf != payload.on_behalf
         {
             return Err(Error::BadReceipt("receipt is for something else".into()));
         }
@@ -519,9 +529,24 @@ impl Account {
                 break;
             }
         }
-        // Periodic anchoring of the activity log rides on this periodic sync (best effort).
+        // An approved correction changed the register (decision 50): refresh the cached profile
+        // (best effort; the events are stored already). A held PID credential issued before
+        // the change is fetched anew by the next share.
+        let corrected = all.iter().any(|e| {
+            e.status == CaseStatusDto::Approved && e.procedure_id == crate::protocol::corrections::PROCEDURE_ID
+        });
+        if corrected {
+            if let Err(e) = self.refresh_profile().await {
+                tracing::info!(error = %e, "profile not refreshed after a correction");
+            }
+        }
+        // Periodic anchoring of the activity log rides on this periodic sync (best effort), and
+        // so does the countersigning of receipts of in-person presentations made offline.
         if let Err(e) = self.anchor_activity().await {
             tracing::info!(error = %e, "activity log not anchored");
+        }
+        if let Err(e) = self.sync_in_person_receipts().await {
+            tracing::info!(error = %e, "in-person receipts not countersigned");
         }
         Ok(all)
     }

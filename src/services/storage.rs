@@ -655,6 +655,7 @@ mod v5_sealing {
              ALTER TABLE consent_receipts DROP COLUMN chain_seq;
              ALTER TABLE account DROP COLUMN bookkeeping; DROP TABLE activity_pending;
              DROP TABLE documents; DROP TABLE trust_list; ALTER TABLE account DROP COLUMN outbox_hold;
+             DROP TABLE dependant_documents;
              DELETE FROM meta WHERE name = '{SEALED_V5_FLAG}'; PRAGMA user_version = 4;"
         ))
         .unwrap();

@@ -94,9 +94,9 @@ fn migrate_to(conn: &mut Connection, version: usize) -> rusqlite::Result<()> {
     tx.commit()
 }
 
-/// Write a populated database of schema `version` (1–8) into `dir`.
+/// Write a populated database of schema `version` (1–9) into `dir`.
 pub fn write(dir: &Path, version: usize) -> crate::error::Result<()> {
-    assert!((1..=super::SCHEMA_INTEGRITY + 2).contains(&version), "fixture version {version}");
+    assert!((1..=super::SCHEMA_INTEGRITY + 3).contains(&version), "fixture version {version}");
     std::fs::create_dir_all(dir).map_err(|e| crate::error::Error::Storage(e.to_string()))?;
     let mut c = Connection::open(dir.join(DB_FILE))?;
     Store::configure(&c)?;
@@ -191,6 +191,13 @@ pub fn write(dir: &Path, version: usize) -> crate::error::Result<()> {
         let tx = c.transaction()?;
         tx.execute_batch(super::migrations::LATE_MIGRATIONS[1])?;
         tx.pragma_update(None, "user_version", 8)?;
+        tx.commit()?;
+    }
+    if version >= 9 {
+        // v9 as it shipped: the outbox hold (none here); v10 then adds a dependant's documents.
+        let tx = c.transaction()?;
+        tx.execute_batch(super::migrations::LATE_MIGRATIONS[2])?;
+        tx.pragma_update(None, "user_version", 9)?;
         tx.commit()?;
     }
     Ok(())

@@ -50,8 +50,12 @@ pub const SCHEMA_INTEGRITY: usize = 6;
 /// `SCHEMA_INTEGRITY + i` to `SCHEMA_INTEGRITY + i + 1`. v7: the bookkeeping key and the
 /// activity entries waiting for it (issue 11, decision 26). v8: the documents wallet (issue 13,
 /// decision 32). v9: the outbox hold of a locked or re-keyed device (issue 15).
-pub(crate) const LATE_MIGRATIONS: &[&str] =
-    &[include_str!("schema/v7.sql"), include_str!("schema/v8.sql"), include_str!("schema/v9.sql")];
+pub(crate) const LATE_MIGRATIONS: &[&str] = &[
+    include_str!("schema/v7.sql"),
+    include_str!("schema/v8.sql"),
+    include_str!("schema/v9.sql"),
+    include_str!("schema/v10.sql"),
+];
 
 /// The version this build writes and reads; a database above it is refused.
 pub const CURRENT_VERSION: usize = SCHEMA_INTEGRITY + LATE_MIGRATIONS.len();

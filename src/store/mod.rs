@@ -75,7 +75,7 @@ pub(crate) const OUTBOX_HOLD_LOCKED: &str = "device_locked";
 pub(crate) const OUTBOX_HOLD_KEY_ROTATED: &str = "key_rotated";
 
 /// Tables whose rows are bound to one enrollment's device key (signed by it, or naming it).
-pub(crate) const KEY_BOUND_TABLES: [&str; 7] = [
+pub(crate) const KEY_BOUND_TABLES: [&str; 8] = [
     "activity_log",
     "activity_anchors",
     "activity_pending",
@@ -83,6 +83,7 @@ pub(crate) const KEY_BOUND_TABLES: [&str; 7] = [
     "credentials",
     "qr_pending",
     "documents",
+    "dependant_documents",
 ];
 
 /// The enrolled account as stored.

@@ -12,12 +12,22 @@
 //!   [`MdocTransport`], every check of `citizen_mdoc` against the cached IACA roots and this
 //!   session's transcript, then revocation against the cached status list.
 //!
+//! **Reader authentication** (decision 45): `enrol_reader` (online, an operator with the
+//! officials' token) generates the reader's P-256 key *here*, sends only its public half to
+//! `POST /v1/official/documents/readers` for a role (traffic police, hospital, bank counter), checks
+//! the certificate it gets back (it holds this key, chains to a reader root of the cached trust
+//! list, has the reader-auth usage and is valid) and keeps key and certificate in
+//! `reader-auth.json` (0600, atomic). From then on every request is signed (ReaderAuth, ISO
+//! 18013-5 §9.1.4); without an enrolment requests stay anonymous.
+//!
 //! **Stale.** The trust list is stale past its `next_update` (7 days): issuers are still checked
 //! against it, and the verdict says the list is old (`verifier.trust_list_stale`, partly
 //! unchecked). The status list is stale past its `exp` (24 h), or earlier when the operator sets
 //! a maximum age: revocation is then reported as **not checked** (`mdoc.status_list_stale`),
 //! never as valid. A missing list, or a document naming a list this verifier does not hold, is
 //! `mdoc.status_unchecked`.
+
+pub(crate) mod on_behalf;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -33,12 +43,51 @@ use crate::error::{Error, Msg, Result};
 use crate::net::Net;
 use crate::platform::{receive_message, send_message, MdocTransport};
 use crate::protocol::documents::{
-    StatusBits, StatusListClaims, TrustListClaims, PATH_STATUS_LIST_PREFIX, PATH_TRUST_LIST,
+    ReaderEnrolRequest, ReaderEnrolResponse, ReaderRole, StatusBits, StatusListClaims, TrustListClaims,
+    PATH_OFFICIAL_READER_ENROL, PATH_STATUS_LIST_PREFIX, PATH_TRUST_LIST,
 };
 use crate::protocol::services::{KeysResponse, PATH_KEYS};
 
 /// The cache file in the verifier's data directory.
 pub(crate) const CACHE_FILE: &str = "verifier-cache.json";
+/// The reader key and certificate file in the verifier's data directory (0600).
+pub(crate) const READER_FILE: &str = "reader-auth.json";
+/// The header of the officials' API.
+const OFFICIAL_TOKEN_HEADER: &str = "x-official-token";
+
+/// What `reader-auth.json` holds. No `Debug`: it carries the private scalar (zeroized on drop).
+#[derive(Serialize, Deserialize)]
+struct ReaderFile {
+    role: ReaderRole,
+    /// base64url of the P-256 private scalar.
+    key: String,
+    /// The chain, leaf first, base64 DER.
+    x5chain: Vec<String>,
+    not_after: i64,
+    /// The certificate's subject and common name, as checked at enrolment.
+    subject: String,
+    common_name: Option<String>,
+}
+
+impl Drop for ReaderFile {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.key);
+    }
+}
+
+/// The verifier's enrolled reader identity (no key material).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct ReaderEnrolment {
+    /// The role certified.
+    pub role: ReaderRole,
+    /// The certificate's subject.
+    pub subject: String,
+    /// Its common name (`vi / en`).
+    pub common_name: Option<String>,
+    /// End of validity (Unix seconds).
+    pub not_after: i64,
+}
+
 /// The status list this server publishes (one list, decision 32).
 const STATUS_LIST_ID: &str = "1";
 
@@ -209,6 +258,126 @@ impl VerifierEngine {
         }
     }
 
+    fn reader_path(&self) -> PathBuf {
+        self.dir.join(READER_FILE)
+    }
+
+    fn read_reader_file(&self) -> Option<ReaderFile> {
+        let bytes = zeroize::Zeroizing::new(std::fs::read(self.reader_path()).ok()?);
+        serde_json::from_slice(&bytes).ok()
+    }
+
+    fn chain_der(x5chain: &[String]) -> Option<Vec<Vec<u8>>> {
+        use base64::Engine as _;
+        let std = base64::engine::general_purpose::STANDARD;
+        x5chain.iter().map(|c| std.decode(c).ok()).collect()
+    }
+
+    /// The enrolled reader key, if any and readable (a file that does not parse or whose
+    /// certificate does not hold its key is treated as absent: requests go out anonymous).
+    fn reader_key(&self) -> Option<citizen_mdoc::ReaderAuthKey> {
+        let f = self.read_reader_file()?;
+        let scalar = zeroize::Zeroizing::new(crate::crypto::unb64(&f.key)?);
+        let key = p256::ecdsa::SigningKey::from_slice(&scalar).ok()?;
+        citizen_mdoc::ReaderAuthKey::new(key, &Self::chain_der(&f.x5chain)?).ok()
+    }
+
+    /// The enrolled reader as the holder will see it; `None` when not enrolled.
+    pub(crate) fn reader(&self) -> Option<ReaderEnrolment> {
+        let f = self.read_reader_file()?;
+        Some(ReaderEnrolment {
+            role: f.role,
+            subject: f.subject.clone(),
+            common_name: f.common_name.clone(),
+            not_after: f.not_after,
+        })
+    }
+
+    /// Enrol this verifier as a reader of `role` (online; an operator's `official_token`): a new
+    /// P-256 key generated here, its public half certified by the server, the certificate
+    /// checked (it holds this key, chains to a reader root of the cached trust list, reader-auth
+    /// usage, valid now: `verifier.reader_certificate_invalid`), then key and certificate
+    /// written together (0600, atomic). A failure keeps any previous enrolment.
+    pub(crate) async fn enrol_reader(&self, official_token: &str, role: ReaderRole) -> Result<ReaderEnrolment> {
+        let cache = self.cache();
+        let Some((trust, _)) = cache.trust.as_ref() else {
+            return Err(Error::Domain(Msg::VerifierNoTrustList));
+        };
+        let key = p256::ecdsa::SigningKey::random(&mut rand_core::OsRng);
+        let public = crate::crypto::sec1_uncompressed(key.verifying_key());
+        let request = ReaderEnrolRequest { role, public_key: crate::crypto::b64(&public) };
+        let answer: ReaderEnrolResponse = self
+            .net
+            .post_with_headers(PATH_OFFICIAL_READER_ENROL, &request, &[(OFFICIAL_TOKEN_HEADER, official_token)])
+            .await?;
+        let refused = |why: &str| {
+            tracing::warn!(why, "reader certificate refused");
+            Error::Domain(Msg::VerifierReaderCertificateInvalid)
+        };
+        if answer.role != role {
+            return Err(refused("another role"));
+        }
+        let chain = Self::chain_der(&answer.x5chain).ok_or_else(|| refused("encoding"))?;
+        let anchors = crate::documents::present::reader_anchors(trust);
+        let reader =
+            citizen_mdoc::check_reader_certificate(&chain, &anchors, self.now()).map_err(|e| refused(e.code()))?;
+        citizen_mdoc::ReaderAuthKey::new(key.clone(), &chain).map_err(|_| refused("not this verifier's key"))?;
+        let file = ReaderFile {
+            role,
+            key: crate::crypto::b64(&key.to_bytes()),
+            x5chain: answer.x5chain.clone(),
+            not_after: answer.not_after,
+            subject: reader.subject,
+            common_name: reader.common_name,
+        };
+        let json = zeroize::Zeroizing::new(serde_json::to_vec(&file).map_err(|e| Error::Storage(e.to_string()))?);
+        let tmp = self.dir.join(format!("{READER_FILE}.tmp"));
+        let io = |e| Error::Io { context: "verifier reader key", source: e };
+        {
+            use std::io::Write as _;
+            let _ = std::fs::remove_file(&tmp);
+            let mut f = crate::datadir::open_private_file(&tmp).map_err(io)?;
+            f.write_all(&json).map_err(io)?;
+            f.sync_all().map_err(io)?;
+        }
+        std::fs::rename(&tmp, self.reader_path()).map_err(io)?;
+        self.reader().ok_or_else(|| refused("unreadable after writing"))
+    }
+
+    /// Verify a dependant's document presented by a guardian (decision 52) offline with the
+    /// cached server keys and trust list, for this verifier's `audience` and the `nonce` it
+    /// asked with ([`on_behalf::check_on_behalf`]), then the document's status in the cached
+    /// status list (`mdoc.revoked`). Also returns whether the status could be checked.
+    pub(crate) fn verify_on_behalf(
+        &self,
+        presentation: &str,
+        audience: &str,
+        nonce: &str,
+    ) -> Result<(on_behalf::OnBehalfVerdict, bool)> {
+        let cache = self.cache();
+        let Some((trust, _)) = cache.trust.as_ref() else {
+            return Err(Error::Domain(Msg::VerifierNoTrustList));
+        };
+        let anchors = crate::documents::anchors_of(trust)?;
+        let now = self.now();
+        let v =
+            on_behalf::check_on_behalf(presentation, &cache.keys, &anchors, self.net.audience(), audience, nonce, now)?;
+        // The document's status, from the cached list when it is this server's and fresh.
+        let revoked = match (&v.status, &cache.status) {
+            (Some((idx, uri)), Some((claims, bits, _)))
+                if *uri == self.status_uri() && !self.status_stale(claims, now) =>
+            {
+                bits.get(*idx)
+            }
+            _ => None,
+        };
+        if revoked == Some(true) {
+            tracing::info!("on-behalf presentation refused: document revoked");
+            return Err(Error::Domain(Msg::MdocRevoked));
+        }
+        Ok((v, revoked.is_some()))
+    }
+
     /// Verify a short identity QR code (decision 35) offline with the cached server keys: the
     /// server's binding and the device's 60 s signature. Single use is the online check's.
     pub(crate) fn verify_identity_qr(&self, text: &str) -> Result<crate::protocol::idqr::VerifiedIdentity> {
@@ -233,7 +402,9 @@ impl VerifierEngine {
         if cache.trust.is_none() {
             return Err(Error::Domain(Msg::VerifierNoTrustList));
         }
-        let (session, establishment) = ReaderSession::start(qr, requests, None).map_err(|e| Error::Domain(e.msg()))?;
+        let reader_key = self.reader_key();
+        let (session, establishment) =
+            ReaderSession::start(qr, requests, reader_key.as_ref()).map_err(|e| Error::Domain(e.msg()))?;
         if let Err(e) = send_message(&transport, &establishment).await {
             transport.disconnect().await;
             return Err(e);

@@ -25,6 +25,7 @@ mod bookkeeping;
 mod chip;
 mod commits;
 mod concurrency;
+mod delegation;
 mod documents;
 mod e2e;
 mod ffi_errors;

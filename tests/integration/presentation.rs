@@ -13,7 +13,7 @@ use citizen_core::platform::{LoopbackMdocTransport, MdocTransport, SignPurpose};
 use citizen_core::protocol::documents::PATH_OFFICIAL_DOCUMENT_REVOKE;
 use citizen_core::{
     default_verifier_config, CheckOutcome, CitizenError, ConsentKind, ElementSelection, VerdictOverall,
-    VerificationCheckKind, VerificationVerdict, Verifier, VerifierRequest,
+    VerificationCheckKind, VerificationVerdict, Verifier, VerifierRequest, VerifierRole,
 };
 use citizen_mdoc::transport::{split_frames, Reassembler};
 
@@ -280,6 +280,16 @@ async fn a_verifier_without_a_trust_list_and_a_bad_qr_code_are_refused() {
 /// A reader certificate issued under the server's reader root, authorised for `elements` of the
 /// driving licence.
 fn reader_key(env: &Env, elements: &[&str]) -> citizen_mdoc::ReaderAuthKey {
+    reader_key_valid(env, elements, (2024, 1, 1), (2040, 1, 1))
+}
+
+/// [`reader_key`] valid from `from` to `until` (year, month, day).
+fn reader_key_valid(
+    env: &Env,
+    elements: &[&str],
+    from: (i32, u8, u8),
+    until: (i32, u8, u8),
+) -> citizen_mdoc::ReaderAuthKey {
     use p256::pkcs8::EncodePrivateKey;
     use rcgen::{
         BasicConstraints, CertificateParams, CustomExtension, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
@@ -300,8 +310,8 @@ fn reader_key(env: &Env, elements: &[&str]) -> citizen_mdoc::ReaderAuthKey {
     let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
     p.distinguished_name.push(DnType::CommonName, "Cảnh sát giao thông (demo reader)");
     p.distinguished_name.push(DnType::OrganizationName, "Bộ Công an (demo)");
-    p.not_before = rcgen::date_time_ymd(2024, 1, 1);
-    p.not_after = rcgen::date_time_ymd(2040, 1, 1);
+    p.not_before = rcgen::date_time_ymd(from.0, from.1, from.2);
+    p.not_after = rcgen::date_time_ymd(until.0, until.1, until.2);
     p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
     p.extended_key_usages = vec![ExtendedKeyUsagePurpose::Other(vec![1, 0, 18013, 5, 1, 6])];
     let mut authorised = citizen_mdoc::AuthorisedElements::new();
@@ -374,4 +384,221 @@ async fn an_authenticated_reader_is_shown_and_one_asking_beyond_its_authorisatio
         session.approve(vec![sel("family_name")], PASS.into()).await.unwrap_err().detail().code,
         "mdoc.session_state"
     );
+}
+
+/// A reader whose certificate, under the right root and authorised for what it asks, is expired
+/// (or not valid yet) at the phone's clock is refused before anything is shown to the citizen,
+/// and the reader is told; the phone keeps its documents.
+#[tokio::test]
+async fn a_reader_with_an_expired_or_not_yet_valid_certificate_is_refused_by_the_phone() {
+    let env = Env::new().await;
+    let d = citizen(&env).await;
+    let request = citizen_mdoc::DocumentRequest::new(MDL).element(NS, "birth_date", false);
+    for (from, until) in [((2020, 1, 1), (2021, 1, 1)), ((2090, 1, 1), (2091, 1, 1))] {
+        let (holder_end, reader_end) = LoopbackMdocTransport::pair(FRAME);
+        let session = d.core.documents().start_presentation(holder_end).await.unwrap();
+        let key = reader_key_valid(&env, &["birth_date"], from, until);
+        let (_, establishment) =
+            citizen_mdoc::ReaderSession::start(&session.engagement_qr(), std::slice::from_ref(&request), Some(&key))
+                .unwrap();
+        send(&reader_end, &establishment).await;
+        let e = session.await_request().await.unwrap_err();
+        assert_eq!(e.detail().code, "mdoc.reader_certificate_expired", "{from:?}..{until:?}: {e:?}");
+        assert_eq!(receive(&reader_end).await, citizen_mdoc::session_termination());
+    }
+    assert_eq!(d.core.documents().list().await.unwrap().len(), 4);
+}
+
+/// The holder's view of the verifier `v` asking `request`, and what the verifier concludes.
+async fn ask(
+    d: &Device,
+    v: &Verifier,
+    request: VerifierRequest,
+) -> (
+    Arc<citizen_core::PresentationSession>,
+    Result<citizen_core::PresentationRequestInfo, CitizenError>,
+    Arc<citizen_core::VerifierSession>,
+) {
+    let (holder_end, verifier_end) = LoopbackMdocTransport::pair(FRAME);
+    let session = d.core.documents().start_presentation(holder_end).await.unwrap();
+    let vs = v.start_session(session.engagement_qr(), request, verifier_end).await.unwrap();
+    let req = session.await_request().await;
+    (session, req, vs)
+}
+
+#[tokio::test]
+async fn an_enrolled_police_verifier_is_shown_by_name_and_a_hospital_asking_for_licence_categories_is_refused() {
+    let mut env = Env::new().await;
+    let d = citizen(&env).await;
+    let police = verifier(&env, "police");
+    // Enrolment needs the trust list (to check the certificate it gets) and the officials' token.
+    let e = police.enrol_reader(env.server().official_token.clone(), VerifierRole::TrafficPolice).await.unwrap_err();
+    assert_eq!(e.detail().code, "verifier.no_trust_list");
+    police.refresh_trust().await.unwrap();
+    let e = police.enrol_reader("not-the-token".into(), VerifierRole::TrafficPolice).await.unwrap_err();
+    assert!(format!("{e:?}").contains("official_unauthorized"), "{e:?}");
+    assert_eq!(police.enrolled_reader().await.unwrap(), None);
+    let enrolled = police.enrol_reader(env.server().official_token.clone(), VerifierRole::TrafficPolice).await.unwrap();
+    assert_eq!((enrolled.name_vi.as_str(), enrolled.name_en.as_str()), ("Cảnh sát giao thông", "Traffic police"));
+    assert_eq!(enrolled.common_name.as_deref(), Some("Cảnh sát giao thông / Traffic police (demo reader)"));
+    assert_eq!(police.enrolled_reader().await.unwrap(), Some(enrolled.clone()));
+    // The key stays in the verifier's directory, readable by its owner only.
+    let file = env.dir.path().join("police").join("reader-auth.json");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+    let hospital = verifier(&env, "hospital");
+    hospital.refresh_trust().await.unwrap();
+    hospital.enrol_reader(env.server().official_token.clone(), VerifierRole::Hospital).await.unwrap();
+    env.stop().await; // Presentations are offline.
+
+    // The police: authenticated, named in Vietnamese and English, authorised for the check.
+    let (session, req, vs) = ask(&d, &police, VerifierRequest::DrivingLicenceCheck).await;
+    let req = req.unwrap();
+    assert!(req.requester.authenticated && req.requester.states_authorisation, "{req:?}");
+    assert_eq!(req.requester.common_name, enrolled.common_name);
+    let out = session.approve(vec![sel("family_name"), sel("driving_privileges")], PASS.into()).await.unwrap();
+    let verdict = vs.await_response().await.unwrap();
+    assert_eq!(verdict.overall, VerdictOverall::Valid, "{verdict:#?}");
+    let receipts = d.core.consent().list_receipts().await.unwrap();
+    let r = receipts.iter().find(|r| r.receipt_id == out.receipt_id).unwrap();
+    assert!(r.relying_party_id.contains("Traffic police"), "{r:?}");
+
+    // The hospital may see identity elements of the licence, not its categories or number.
+    let (_session, req, vs) = ask(&d, &hospital, VerifierRequest::DrivingLicenceCheck).await;
+    assert_eq!(req.unwrap_err().detail().code, "mdoc.reader_not_authorised");
+    assert!(matches!(vs.await_response().await.unwrap().overall, VerdictOverall::Invalid { .. }));
+    let (session, req, vs) = ask(&d, &hospital, VerifierRequest::AgeOver18).await;
+    let req = req.unwrap();
+    assert!(req.requester.authenticated, "{req:?}");
+    assert_eq!(
+        req.requester.common_name.as_deref(),
+        Some("Bệnh viện (quầy tiếp đón) / Hospital reception (demo reader)")
+    );
+    session.approve(vec![sel("birth_date")], PASS.into()).await.unwrap();
+    assert_eq!(vs.await_response().await.unwrap().overall, VerdictOverall::Valid);
+}
+
+#[tokio::test]
+async fn a_reader_certified_by_another_authority_is_refused_not_shown() {
+    let env = Env::new().await;
+    let d = citizen(&env).await;
+    let other = Env::new().await;
+    let v = verifier(&other, "foreign");
+    v.refresh_trust().await.unwrap();
+    v.enrol_reader(other.server().official_token.clone(), VerifierRole::TrafficPolice).await.unwrap();
+    let (_session, req, vs) = ask(&d, &v, VerifierRequest::AgeOver18).await;
+    assert_eq!(req.unwrap_err().detail().code, "mdoc.reader_untrusted");
+    assert!(matches!(vs.await_response().await.unwrap().overall, VerdictOverall::Invalid { .. }));
+}
+
+/// POST `body` to the server of `env` without a token; the status and the JSON answer.
+async fn post_json(env: &Env, path: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
+    let http = reqwest::Client::builder()
+        .tls_backend_preconfigured(
+            citizen_core::net::tls::client_config(std::slice::from_ref(&env.server().ca_cert_pem), &[]).unwrap(),
+        )
+        .build()
+        .unwrap();
+    let r = http.post(format!("{}{path}", env.server().base_url)).json(body).send().await.unwrap();
+    (r.status().as_u16(), r.json().await.unwrap_or_default())
+}
+
+#[tokio::test]
+async fn an_offline_presentation_is_countersigned_when_online_and_a_forged_or_replayed_sync_is_refused() {
+    use citizen_core::protocol::rp::{receipt_sync_subject, ConsentReceipt, PATH_RECEIPTS_IN_PERSON};
+    use citizen_core::protocol::{Purpose, SignedStatement, Statement};
+    use citizen_core::DeviceKeyStore as _;
+
+    let mut env = Env::new().await;
+    let d = citizen(&env).await;
+    let v = verifier(&env, "police");
+    v.refresh_trust().await.unwrap();
+    env.stop().await;
+    assert_eq!(present(&d, &v, &["family_name"]).await.overall, VerdictOverall::Valid);
+    let receipts = d.core.consent().list_receipts().await.unwrap();
+    let r = receipts.iter().find(|r| r.kind == ConsentKind::InPersonPresentation).unwrap().clone();
+    assert!(r.awaiting_countersignature);
+    // Offline: the sync fails, the receipt stays pending, the export says so and verifies.
+    assert!(d.core.consent().sync_receipts().await.is_err());
+    let export = d.core.consent().export_receipts().await.unwrap();
+    let mut x: serde_json::Value = serde_json::from_str(&export).unwrap();
+    assert_eq!(x["pending_countersignature"], serde_json::json!([r.receipt_id]));
+    assert_eq!(citizen_core::verify_receipt_export(export.clone(), None).unwrap(), 1);
+    // Not listed as pending, an empty countersignature is refused.
+    x.as_object_mut().unwrap().remove("pending_countersignature");
+    let e = citizen_core::verify_receipt_export(x.to_string(), None).unwrap_err();
+    assert_eq!(e.detail().code, "consent.countersignature_invalid");
+
+    // Online again: sent, countersigned, checked and stored; nothing left to send.
+    env.restart().await;
+    assert_eq!(d.core.consent().sync_receipts().await.unwrap(), 1);
+    assert_eq!(d.core.consent().sync_receipts().await.unwrap(), 0);
+    let receipts = d.core.consent().list_receipts().await.unwrap();
+    assert!(!receipts.iter().find(|x| x.receipt_id == r.receipt_id).unwrap().awaiting_countersignature);
+    let export = d.core.consent().export_receipts().await.unwrap();
+    let x: serde_json::Value = serde_json::from_str(&export).unwrap();
+    assert!(x.get("pending_countersignature").is_none(), "{x}");
+    let stored = x["receipts"].as_array().unwrap().iter().find(|s| s["receipt"]["receipt_id"] == r.receipt_id).unwrap();
+    assert!(!stored["countersignature"].as_str().unwrap().is_empty());
+    assert_eq!(citizen_core::verify_receipt_export(export.clone(), None).unwrap(), 1);
+
+    // Straight to the endpoint, with requests signed by the device key as the core's would be.
+    let receipt: ConsentReceipt = serde_json::from_value(stored["receipt"].clone()).unwrap();
+    let original: SignedStatement = serde_json::from_value(stored["device_statement"].clone()).unwrap();
+    let device_id = receipt.device_id.clone();
+    let sign = |nonce: String, subject: String, counter: u64| {
+        let statement = Statement {
+            purpose: Purpose::Activity,
+            audience: env.server().audience.clone(),
+            nonce,
+            device_id: device_id.clone(),
+            counter,
+            issued_at: env.clock.now(),
+            subject,
+        };
+        let sig = crate::env::ready(d.keys.sign(
+            format!("citizen-core.device.{device_id}"),
+            statement.canonical_bytes(),
+            crate::env::user_request(SignPurpose::ActivityAnchor),
+        ))
+        .unwrap();
+        let signature = citizen_core::crypto::b64(&citizen_core::crypto::normalize_signature(&sig).unwrap().to_bytes());
+        SignedStatement { statement, signature }
+    };
+    let body = |receipt: &ConsentReceipt, signed: &SignedStatement, sync: &SignedStatement| serde_json::json!({ "receipt": receipt, "signed": signed, "sync": sync });
+    let sync = sign(receipt.digest(), receipt_sync_subject(&receipt.receipt_id), 100_000);
+    // Asked again (an answer lost on the way): the same receipt countersigned again.
+    let (status, answer) = post_json(&env, PATH_RECEIPTS_IN_PERSON, &body(&receipt, &original, &sync)).await;
+    assert_eq!(status, 200, "{answer}");
+    // The very same request replayed: its counter was used.
+    let (status, answer) = post_json(&env, PATH_RECEIPTS_IN_PERSON, &body(&receipt, &original, &sync)).await;
+    assert_eq!((status, answer["code"].as_str()), (401, Some("counter_replay")), "{answer}");
+    // A sync statement naming another receipt, or another digest.
+    let other = sign(receipt.digest(), receipt_sync_subject("another"), 100_001);
+    let (status, answer) = post_json(&env, PATH_RECEIPTS_IN_PERSON, &body(&receipt, &original, &other)).await;
+    assert_eq!((status, answer["code"].as_str()), (401, Some("signature_invalid")), "{answer}");
+    // A receipt altered after the fact (another reader): its own statement no longer names it.
+    let mut altered = receipt.clone();
+    altered.receipt_id = uuid::Uuid::new_v4().to_string();
+    altered.rp_name = "Someone else".into();
+    let sync = sign(altered.digest(), receipt_sync_subject(&altered.receipt_id), 100_002);
+    let (status, answer) = post_json(&env, PATH_RECEIPTS_IN_PERSON, &body(&altered, &original, &sync)).await;
+    assert_eq!((status, answer["code"].as_str()), (401, Some("signature_invalid")), "{answer}");
+    // A forged receipt statement (signature of another message).
+    let mut forged = original.clone();
+    forged.signature = sign("x".into(), "y".into(), 1).signature;
+    let mut fresh = receipt.clone();
+    fresh.receipt_id = uuid::Uuid::new_v4().to_string();
+    let sync = sign(fresh.digest(), receipt_sync_subject(&fresh.receipt_id), 100_003);
+    let (status, answer) = post_json(&env, PATH_RECEIPTS_IN_PERSON, &body(&fresh, &forged, &sync)).await;
+    assert_eq!((status, answer["code"].as_str()), (401, Some("signature_invalid")), "{answer}");
+    // Another kind of receipt is not countersigned here.
+    let mut share = receipt.clone();
+    share.kind = citizen_core::protocol::rp::ReceiptKind::DataShare;
+    let sync = sign(share.digest(), receipt_sync_subject(&share.receipt_id), 100_004);
+    let (status, _) = post_json(&env, PATH_RECEIPTS_IN_PERSON, &body(&share, &original, &sync)).await;
+    assert_eq!(status, 400);
 }

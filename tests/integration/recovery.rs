@@ -45,6 +45,19 @@ async fn offline_attempt(d: &Device) {
     assert_eq!((r.delivered, r.remaining), (0, 1), "{r:?}");
 }
 
+/// The shared set-up: a phone enrolled for WHO with the catalogue and its profile, one request
+/// queued while the server was away (its delivery failed once), and the server back.
+async fn queued_offline(env: &mut Env) -> (Device, citizen_core::OutboxItem) {
+    let d = env.enrolled("phone", WHO).await;
+    assert!(d.core.services().refresh_catalogue().await.unwrap());
+    d.core.services().refresh_profile().await.unwrap();
+    env.stop().await;
+    let item = submit_residence(&d.core, env.clock.as_ref()).await;
+    offline_attempt(&d).await;
+    env.restart().await;
+    (d, item)
+}
+
 fn is_locked(e: &CitizenError) -> bool {
     matches!(
         e,
@@ -58,14 +71,7 @@ fn is_locked(e: &CitizenError) -> bool {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_locked_phone_keeps_its_outbox_and_sends_it_only_after_the_citizen_confirms() {
     let mut env = Env::new().await;
-    let d = env.enrolled("phone", WHO).await;
-    assert!(d.core.services().refresh_catalogue().await.unwrap());
-    d.core.services().refresh_profile().await.unwrap();
-    // Queued offline: it waits in the outbox.
-    env.stop().await;
-    let item = submit_residence(&d.core, env.clock.as_ref()).await;
-    offline_attempt(&d).await;
-    env.restart().await;
+    let (d, item) = queued_offline(&mut env).await;
 
     // Reported lost at a counter: the next delivery attempt learns the lock; nothing is lost.
     lock(&env, WHO.0, true).await;
@@ -120,13 +126,7 @@ async fn a_locked_phone_keeps_its_outbox_and_sends_it_only_after_the_citizen_con
 #[tokio::test(flavor = "multi_thread")]
 async fn the_citizen_may_withdraw_what_was_queued_on_a_locked_phone() {
     let mut env = Env::new().await;
-    let d = env.enrolled("phone", WHO).await;
-    assert!(d.core.services().refresh_catalogue().await.unwrap());
-    d.core.services().refresh_profile().await.unwrap();
-    env.stop().await;
-    let item = submit_residence(&d.core, env.clock.as_ref()).await;
-    offline_attempt(&d).await;
-    env.restart().await;
+    let (d, item) = queued_offline(&mut env).await;
     lock(&env, WHO.0, true).await;
     d.core.services().sync_outbox().await.unwrap();
     lock(&env, WHO.0, false).await;
@@ -156,6 +156,17 @@ fn input(who: (&str, &str, &str)) -> EnrollmentInput {
     EnrollmentInput { cccd: who.0.into(), date_of_birth: who.1.into(), phone: who.2.into() }
 }
 
+/// The shared set-up of the level-2 flows: WHO's phone enrolled, logged in and raised to level
+/// 2 with the software card; with its device id.
+async fn level2_phone(chip: &Chip) -> (std::sync::Arc<citizen_core::CitizenCore>, String) {
+    let old = chip.core().await;
+    let card = chip.card(&CITIZENS[0]);
+    let key = can(&card);
+    assert_eq!(old.chip().upgrade_level_with_chip(transport(card), key, None).await.unwrap().level, 2);
+    let old_id = old.status().await.unwrap().device_id.unwrap();
+    (old, old_id)
+}
+
 async fn summaries(core: &citizen_core::CitizenCore) -> Vec<String> {
     core.activity().list_entries().await.unwrap().into_iter().map(|e| e.summary).collect()
 }
@@ -168,11 +179,8 @@ async fn summaries(core: &citizen_core::CitizenCore) -> Vec<String> {
 async fn a_recovery_with_the_chip_is_cancelled_once_by_the_old_phone_and_completed_once() {
     let chip = Chip::new().await;
     let env = &chip.env;
-    let old = chip.core().await;
-    let card = chip.card(&CITIZENS[0]);
-    let key = can(&card);
-    old.chip().upgrade_level_with_chip(transport(card), key.clone(), None).await.unwrap();
-    let old_id = old.status().await.unwrap().device_id.unwrap();
+    let (old, old_id) = level2_phone(&chip).await;
+    let key = can(&chip.card(&CITIZENS[0]));
 
     let new = env.device("new-phone");
     let t = new.core.account().start_enrollment(input(WHO)).await.unwrap();
@@ -265,13 +273,7 @@ async fn a_recovery_with_the_chip_is_cancelled_once_by_the_old_phone_and_complet
 #[tokio::test(flavor = "multi_thread")]
 async fn an_invalidated_key_is_re_bound_and_the_queued_request_re_signed_only_after_confirmation() {
     let mut env = Env::new().await;
-    let d = env.enrolled("phone", WHO).await;
-    assert!(d.core.services().refresh_catalogue().await.unwrap());
-    d.core.services().refresh_profile().await.unwrap();
-    env.stop().await;
-    let item = submit_residence(&d.core, env.clock.as_ref()).await;
-    offline_attempt(&d).await;
-    env.restart().await;
+    let (d, item) = queued_offline(&mut env).await;
 
     // Biometrics changed: the platform invalidates the device key.
     let device_id = d.core.status().await.unwrap().device_id.unwrap();
@@ -303,16 +305,57 @@ async fn an_invalidated_key_is_re_bound_and_the_queued_request_re_signed_only_af
     assert!(env.server().audit_events().iter().any(|e| e.event == "device_key_rotated"));
 }
 
+/// Decision 48: the key is invalidated **and** the session has ended — the OTP alone is then
+/// refused (`rebind.chip_required`), the chip + OTP re-bind the same device, and what was queued
+/// is still held for the citizen's confirmation.
+#[tokio::test(flavor = "multi_thread")]
+async fn without_a_session_an_invalidated_key_is_re_bound_with_the_chip() {
+    let chip = Chip::new().await;
+    let env = &chip.env;
+    let d = env.device("phone");
+    citizen_server::testing::enroll_and_login(&d.core, &env.otp, WHO, PASS).await;
+    let device_id = d.core.status().await.unwrap().device_id.unwrap();
+    d.keys.invalidate(&format!("citizen-core.device.{device_id}"));
+    d.core.account().logout().await.unwrap();
+
+    let t = d.core.account().start_rebinding().await.unwrap();
+    let otp = env.otp.last_otp(&t.rebind_id).unwrap();
+    // Without a session the OTP path cannot prove the citizen.
+    let e = d.core.account().complete_rebinding(otp.clone(), PASS.into(), plain_key_options()).await.unwrap_err();
+    assert!(matches!(e, CitizenError::NeedsLogin { .. }), "{e:?}");
+    // Another citizen's card: refused, nothing rotated.
+    let other = chip.card(&CITIZENS[1]);
+    let key = can(&other);
+    let e = d
+        .core
+        .chip()
+        .complete_rebinding_with_chip(otp.clone(), PASS.into(), plain_key_options(), transport(other), key, None)
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "chip.other_citizen", "{e:?}");
+    // The citizen's card: re-bound on the same device; the new key logs in.
+    let card = chip.card(&CITIZENS[0]);
+    let key = can(&card);
+    let held = d
+        .core
+        .chip()
+        .complete_rebinding_with_chip(otp, PASS.into(), plain_key_options(), transport(card), key, None)
+        .await
+        .unwrap();
+    assert_eq!(held, 0);
+    assert_eq!(d.core.status().await.unwrap().device_id.as_deref(), Some(device_id.as_str()), "same device");
+    d.core.account().login(PASS.into()).await.unwrap();
+    assert!(summaries(&d.core).await.iter().any(|s| s == "key_rotated held_requests=0"));
+    assert!(env.server().audit_events().iter().any(|e| e.event == "device_key_rotated" && e.outcome == "chip"));
+}
+
 // ---- device change with the old phone side by side (issue 15, item 4) -----------------------
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_transfer_approved_by_scanning_the_new_phones_code_needs_no_waiting_period() {
     let chip = Chip::new().await;
     let env = &chip.env;
-    let old = chip.core().await;
-    let card = chip.card(&CITIZENS[0]);
-    old.chip().upgrade_level_with_chip(transport(card), can(&chip.card(&CITIZENS[0])), None).await.unwrap();
-    let old_id = old.status().await.unwrap().device_id.unwrap();
+    let (old, old_id) = level2_phone(&chip).await;
 
     let new = env.device("new-phone");
     let t = new.core.account().start_enrollment(input(WHO)).await.unwrap();

@@ -78,7 +78,16 @@ async fn catalogue_profile_and_autofill_with_locked_fields() {
     let procs = core.services().list_procedures().await.unwrap();
     let mut ids: Vec<_> = procs.iter().map(|p| p.id.as_str()).collect();
     ids.sort();
-    assert_eq!(ids, ["id-card-reissue", "residence-notification", "temporary-absence", "temporary-residence"]);
+    assert_eq!(
+        ids,
+        [
+            "id-card-reissue",
+            "register-correction",
+            "residence-notification",
+            "temporary-absence",
+            "temporary-residence"
+        ]
+    );
     let profile = core.services().get_profile().await.unwrap();
     assert_eq!(profile.cccd, A.0);
     assert_eq!(profile.phone, A.2);
@@ -134,7 +143,7 @@ async fn catalogue_profile_and_autofill_with_locked_fields() {
     // Offline: the catalogue and profile are still there after a restart without a server.
     drop(core);
     let again = env.core("a");
-    assert_eq!(again.services().list_procedures().await.unwrap().len(), 4);
+    assert_eq!(again.services().list_procedures().await.unwrap().len(), 5);
     assert_eq!(again.services().get_profile().await.unwrap().cccd, A.0);
 }
 

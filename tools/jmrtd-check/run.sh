@@ -28,8 +28,9 @@ if ! "$root/.ci/pcsc.sh" status; then
     exit 0
 fi
 
-# The two binaries the test runs (a no-op when `cargo test --workspace` built them).
-(cd "$root" && cargo build -q -p virtual-card -p citizen-cli)
+# The two binaries the test runs (virtual-card, citizen), from the workspace build the test
+# command made (a no-op after it; a `-p` build would resolve features per package and rebuild).
+(cd "$root" && cargo build -q --workspace --lib --bins --examples)
 target="${CARGO_TARGET_DIR:-$root/target}"
 library="$(/sbin/ldconfig -p | awk '/libpcsclite\.so\.1 .*x86-64|libpcsclite\.so\.1 / {print $NF; exit}')"
 if [[ -z "$library" ]]; then

@@ -543,6 +543,8 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_func_verify_activity_log_export() != 59638:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_func_verify_mandate() != 64178:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_func_verify_receipt_export() != 6333:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_accountclient_access_log() != 51621:
@@ -561,9 +563,13 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_accountclient_complete_passcode_reset() != 59187:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_accountclient_complete_rebinding() != 17720:
+    if lib.uniffi_citizen_core_checksum_method_accountclient_complete_rebinding() != 59966:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_accountclient_complete_recovery() != 39383:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_accountclient_complete_remote_lock() != 30682:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_accountclient_dependants() != 54034:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_accountclient_export_access_log() != 10177:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -587,6 +593,8 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_accountclient_revoke_device() != 18865:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_accountclient_revoke_mandate() != 52932:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_accountclient_start_enrollment() != 46786:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_accountclient_start_passcode_reset() != 26801:
@@ -594,6 +602,8 @@ def _uniffi_check_api_checksums(lib):
     if lib.uniffi_citizen_core_checksum_method_accountclient_start_rebinding() != 34220:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_accountclient_start_recovery_at_counter() != 47743:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_accountclient_start_remote_lock() != 51614:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_accountclient_transfer_code() != 7261:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -615,7 +625,11 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_apdutransport_supports_extended_length() != 5556:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_chipclient_complete_rebinding_with_chip() != 41955:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_chipclient_identity_level() != 58827:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_chipclient_remote_lock_with_chip() != 57995:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_chipclient_start_recovery_with_chip() != 49313:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -647,6 +661,8 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_consentclient_approve_login() != 36965:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_consentclient_credential_info() != 22041:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_consentclient_deny_login() != 15679:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_consentclient_export_receipts() != 54315:
@@ -664,6 +680,8 @@ def _uniffi_check_api_checksums(lib):
     if lib.uniffi_citizen_core_checksum_method_consentclient_scan_login_code() != 35057:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_consentclient_share_data() != 53938:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_consentclient_sync_receipts() != 54011:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_datakeywrapper_wrap() != 47507:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -685,9 +703,17 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_documentsclient_delete() != 25798:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_documentsclient_delete_for_dependant() != 517:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_documentsclient_fetch_for_dependant() != 29465:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_documentsclient_get() != 58727:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_documentsclient_list() != 36110:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_documentsclient_list_for_dependants() != 19188:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_documentsclient_present_for_dependant() != 11990:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_documentsclient_refresh() != 63707:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -724,6 +750,8 @@ def _uniffi_check_api_checksums(lib):
     if lib.uniffi_citizen_core_checksum_method_servicesclient_attach_file() != 31647:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_servicesclient_create_draft() != 52115:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_servicesclient_create_draft_for() != 5023:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_servicesclient_create_supplement_draft() != 47312:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -771,13 +799,19 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_subscription_cancel() != 36485:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_verifier_enrol_reader() != 6651:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_verifier_enrolled_reader() != 38841:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_verifier_refresh_trust() != 45832:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_citizen_core_checksum_method_verifier_start_session() != 18018:
+    if lib.uniffi_citizen_core_checksum_method_verifier_start_session() != 11521:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_verifier_trust_status() != 13709:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_method_verifier_verify_identity_qr() != 64145:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_citizen_core_checksum_method_verifier_verify_on_behalf() != 19777:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_citizen_core_checksum_constructor_verifier_open() != 44675:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -839,6 +873,9 @@ _UniffiLib.uniffi_citizen_core_checksum_func_verify_access_log_export.restype = 
 _UniffiLib.uniffi_citizen_core_checksum_func_verify_activity_log_export.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_func_verify_activity_log_export.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_func_verify_mandate.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_func_verify_mandate.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_checksum_func_verify_receipt_export.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_func_verify_receipt_export.restype = ctypes.c_uint16
@@ -872,6 +909,12 @@ _UniffiLib.uniffi_citizen_core_checksum_method_accountclient_complete_rebinding.
 _UniffiLib.uniffi_citizen_core_checksum_method_accountclient_complete_recovery.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_accountclient_complete_recovery.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_accountclient_complete_remote_lock.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_accountclient_complete_remote_lock.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_accountclient_dependants.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_accountclient_dependants.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_checksum_method_accountclient_export_access_log.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_accountclient_export_access_log.restype = ctypes.c_uint16
@@ -905,6 +948,9 @@ _UniffiLib.uniffi_citizen_core_checksum_method_accountclient_reset_device.restyp
 _UniffiLib.uniffi_citizen_core_checksum_method_accountclient_revoke_device.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_accountclient_revoke_device.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_accountclient_revoke_mandate.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_accountclient_revoke_mandate.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_checksum_method_accountclient_start_enrollment.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_accountclient_start_enrollment.restype = ctypes.c_uint16
@@ -917,6 +963,9 @@ _UniffiLib.uniffi_citizen_core_checksum_method_accountclient_start_rebinding.res
 _UniffiLib.uniffi_citizen_core_checksum_method_accountclient_start_recovery_at_counter.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_accountclient_start_recovery_at_counter.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_accountclient_start_remote_lock.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_accountclient_start_remote_lock.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_checksum_method_accountclient_transfer_code.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_accountclient_transfer_code.restype = ctypes.c_uint16
@@ -947,9 +996,15 @@ _UniffiLib.uniffi_citizen_core_checksum_method_apdutransport_max_apdu_length.res
 _UniffiLib.uniffi_citizen_core_checksum_method_apdutransport_supports_extended_length.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_apdutransport_supports_extended_length.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_chipclient_complete_rebinding_with_chip.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_chipclient_complete_rebinding_with_chip.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_checksum_method_chipclient_identity_level.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_chipclient_identity_level.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_chipclient_remote_lock_with_chip.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_chipclient_remote_lock_with_chip.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_checksum_method_chipclient_start_recovery_with_chip.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_chipclient_start_recovery_with_chip.restype = ctypes.c_uint16
@@ -995,6 +1050,9 @@ _UniffiLib.uniffi_citizen_core_checksum_constructor_citizencore_open_desktop.res
 _UniffiLib.uniffi_citizen_core_checksum_method_consentclient_approve_login.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_consentclient_approve_login.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_consentclient_credential_info.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_consentclient_credential_info.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_checksum_method_consentclient_deny_login.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_consentclient_deny_login.restype = ctypes.c_uint16
@@ -1022,6 +1080,9 @@ _UniffiLib.uniffi_citizen_core_checksum_method_consentclient_scan_login_code.res
 _UniffiLib.uniffi_citizen_core_checksum_method_consentclient_share_data.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_consentclient_share_data.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_consentclient_sync_receipts.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_consentclient_sync_receipts.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_checksum_method_datakeywrapper_wrap.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_datakeywrapper_wrap.restype = ctypes.c_uint16
@@ -1052,12 +1113,24 @@ _UniffiLib.uniffi_citizen_core_checksum_method_devicekeystore_attestation_chain.
 _UniffiLib.uniffi_citizen_core_checksum_method_documentsclient_delete.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_documentsclient_delete.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_documentsclient_delete_for_dependant.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_documentsclient_delete_for_dependant.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_documentsclient_fetch_for_dependant.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_documentsclient_fetch_for_dependant.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_checksum_method_documentsclient_get.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_documentsclient_get.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_checksum_method_documentsclient_list.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_documentsclient_list.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_documentsclient_list_for_dependants.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_documentsclient_list_for_dependants.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_documentsclient_present_for_dependant.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_documentsclient_present_for_dependant.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_checksum_method_documentsclient_refresh.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_documentsclient_refresh.restype = ctypes.c_uint16
@@ -1112,6 +1185,9 @@ _UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_attach_file.restyp
 _UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_create_draft.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_create_draft.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_create_draft_for.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_create_draft_for.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_create_supplement_draft.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_servicesclient_create_supplement_draft.restype = ctypes.c_uint16
@@ -1181,6 +1257,12 @@ _UniffiLib.uniffi_citizen_core_checksum_method_statuslistener_on_end.restype = c
 _UniffiLib.uniffi_citizen_core_checksum_method_subscription_cancel.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_subscription_cancel.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_verifier_enrol_reader.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_verifier_enrol_reader.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_verifier_enrolled_reader.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_verifier_enrolled_reader.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_checksum_method_verifier_refresh_trust.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_verifier_refresh_trust.restype = ctypes.c_uint16
@@ -1193,6 +1275,9 @@ _UniffiLib.uniffi_citizen_core_checksum_method_verifier_trust_status.restype = c
 _UniffiLib.uniffi_citizen_core_checksum_method_verifier_verify_identity_qr.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_method_verifier_verify_identity_qr.restype = ctypes.c_uint16
+_UniffiLib.uniffi_citizen_core_checksum_method_verifier_verify_on_behalf.argtypes = (
+)
+_UniffiLib.uniffi_citizen_core_checksum_method_verifier_verify_on_behalf.restype = ctypes.c_uint16
 _UniffiLib.uniffi_citizen_core_checksum_constructor_verifier_open.argtypes = (
 )
 _UniffiLib.uniffi_citizen_core_checksum_constructor_verifier_open.restype = ctypes.c_uint16
@@ -1246,6 +1331,13 @@ _UniffiLib.uniffi_citizen_core_fn_func_verify_activity_log_export.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_citizen_core_fn_func_verify_activity_log_export.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_citizen_core_fn_func_verify_mandate.argtypes = (
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_citizen_core_fn_func_verify_mandate.restype = _UniffiRustBuffer
 _UniffiLib.uniffi_citizen_core_fn_func_verify_receipt_export.argtypes = (
     _UniffiRustBuffer,
     _UniffiRustBuffer,
@@ -1308,6 +1400,16 @@ _UniffiLib.uniffi_citizen_core_fn_method_accountclient_complete_recovery.argtype
     ctypes.c_uint64,
 )
 _UniffiLib.uniffi_citizen_core_fn_method_accountclient_complete_recovery.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_accountclient_complete_remote_lock.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_accountclient_complete_remote_lock.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_accountclient_dependants.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_accountclient_dependants.restype = ctypes.c_uint64
 _UniffiLib.uniffi_citizen_core_fn_method_accountclient_export_access_log.argtypes = (
     ctypes.c_uint64,
 )
@@ -1356,6 +1458,11 @@ _UniffiLib.uniffi_citizen_core_fn_method_accountclient_revoke_device.argtypes = 
     _UniffiRustBuffer,
 )
 _UniffiLib.uniffi_citizen_core_fn_method_accountclient_revoke_device.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_accountclient_revoke_mandate.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_accountclient_revoke_mandate.restype = ctypes.c_uint64
 _UniffiLib.uniffi_citizen_core_fn_method_accountclient_start_enrollment.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -1376,6 +1483,11 @@ _UniffiLib.uniffi_citizen_core_fn_method_accountclient_start_recovery_at_counter
     _UniffiRustBuffer,
 )
 _UniffiLib.uniffi_citizen_core_fn_method_accountclient_start_recovery_at_counter.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_accountclient_start_remote_lock.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_accountclient_start_remote_lock.restype = ctypes.c_uint64
 _UniffiLib.uniffi_citizen_core_fn_method_accountclient_transfer_code.argtypes = (
     ctypes.c_uint64,
 )
@@ -1422,10 +1534,28 @@ _UniffiLib.uniffi_citizen_core_fn_method_apdutransport_supports_extended_length.
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_citizen_core_fn_method_apdutransport_supports_extended_length.restype = ctypes.c_int8
+_UniffiLib.uniffi_citizen_core_fn_method_chipclient_complete_rebinding_with_chip.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_chipclient_complete_rebinding_with_chip.restype = ctypes.c_uint64
 _UniffiLib.uniffi_citizen_core_fn_method_chipclient_identity_level.argtypes = (
     ctypes.c_uint64,
 )
 _UniffiLib.uniffi_citizen_core_fn_method_chipclient_identity_level.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_chipclient_remote_lock_with_chip.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_chipclient_remote_lock_with_chip.restype = ctypes.c_uint64
 _UniffiLib.uniffi_citizen_core_fn_method_chipclient_start_recovery_with_chip.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -1512,6 +1642,11 @@ _UniffiLib.uniffi_citizen_core_fn_method_consentclient_approve_login.argtypes = 
     _UniffiRustBuffer,
 )
 _UniffiLib.uniffi_citizen_core_fn_method_consentclient_approve_login.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_consentclient_credential_info.argtypes = (
+    ctypes.c_uint64,
+    ctypes.c_int8,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_consentclient_credential_info.restype = ctypes.c_uint64
 _UniffiLib.uniffi_citizen_core_fn_method_consentclient_deny_login.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -1555,6 +1690,10 @@ _UniffiLib.uniffi_citizen_core_fn_method_consentclient_share_data.argtypes = (
     _UniffiRustBuffer,
 )
 _UniffiLib.uniffi_citizen_core_fn_method_consentclient_share_data.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_consentclient_sync_receipts.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_consentclient_sync_receipts.restype = ctypes.c_uint64
 _UniffiLib.uniffi_citizen_core_fn_method_datakeywrapper_wrap.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -1617,6 +1756,17 @@ _UniffiLib.uniffi_citizen_core_fn_method_documentsclient_delete.argtypes = (
     _UniffiRustBuffer,
 )
 _UniffiLib.uniffi_citizen_core_fn_method_documentsclient_delete.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_documentsclient_delete_for_dependant.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_documentsclient_delete_for_dependant.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_documentsclient_fetch_for_dependant.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_documentsclient_fetch_for_dependant.restype = ctypes.c_uint64
 _UniffiLib.uniffi_citizen_core_fn_method_documentsclient_get.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -1626,6 +1776,19 @@ _UniffiLib.uniffi_citizen_core_fn_method_documentsclient_list.argtypes = (
     ctypes.c_uint64,
 )
 _UniffiLib.uniffi_citizen_core_fn_method_documentsclient_list.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_documentsclient_list_for_dependants.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_documentsclient_list_for_dependants.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_documentsclient_present_for_dependant.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_documentsclient_present_for_dependant.restype = ctypes.c_uint64
 _UniffiLib.uniffi_citizen_core_fn_method_documentsclient_refresh.argtypes = (
     ctypes.c_uint64,
 )
@@ -1720,6 +1883,12 @@ _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_create_draft.argtypes = 
     _UniffiRustBuffer,
 )
 _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_create_draft.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_servicesclient_create_draft_for.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_servicesclient_create_draft_for.restype = ctypes.c_uint64
 _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_create_supplement_draft.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -1833,6 +2002,16 @@ _UniffiLib.uniffi_citizen_core_fn_method_subscription_cancel.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_citizen_core_fn_method_subscription_cancel.restype = None
+_UniffiLib.uniffi_citizen_core_fn_method_verifier_enrol_reader.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_verifier_enrol_reader.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_verifier_enrolled_reader.argtypes = (
+    ctypes.c_uint64,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_verifier_enrolled_reader.restype = ctypes.c_uint64
 _UniffiLib.uniffi_citizen_core_fn_method_verifier_refresh_trust.argtypes = (
     ctypes.c_uint64,
 )
@@ -1853,6 +2032,13 @@ _UniffiLib.uniffi_citizen_core_fn_method_verifier_verify_identity_qr.argtypes = 
     _UniffiRustBuffer,
 )
 _UniffiLib.uniffi_citizen_core_fn_method_verifier_verify_identity_qr.restype = ctypes.c_uint64
+_UniffiLib.uniffi_citizen_core_fn_method_verifier_verify_on_behalf.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+)
+_UniffiLib.uniffi_citizen_core_fn_method_verifier_verify_on_behalf.restype = ctypes.c_uint64
 _UniffiLib.uniffi_citizen_core_fn_constructor_verifier_open.argtypes = (
     _UniffiRustBuffer,
 )
@@ -4712,7 +4898,7 @@ class CitizenProfile:
     The citizen's record from the population register (`ServicesClient.refresh_profile`,
     `get_profile`).
 """
-    def __init__(self, *, full_name:str, date_of_birth:str, sex:Sex, cccd:str, nationality:str, ethnicity:str, religion:str, place_of_origin:str, permanent_residence:Address, current_residence:Address, household_head_name:str, relationship_to_head:str, phone:str, email:typing.Optional[str], updated_at:Timestamp):
+    def __init__(self, *, full_name:str, date_of_birth:str, sex:Sex, cccd:str, nationality:str, ethnicity:str, religion:str, place_of_origin:str, permanent_residence:Address, current_residence:Address, household_head_name:str, relationship_to_head:str, phone:str, email:typing.Optional[str], updated_at:Timestamp, occupation:typing.Optional[str], education:typing.Optional[str], blood_group:typing.Optional[str], contact_address:typing.Optional[str]):
         self.full_name = full_name
         self.date_of_birth = date_of_birth
         self.sex = sex
@@ -4728,12 +4914,16 @@ class CitizenProfile:
         self.phone = phone
         self.email = email
         self.updated_at = updated_at
+        self.occupation = occupation
+        self.education = education
+        self.blood_group = blood_group
+        self.contact_address = contact_address
         
         
 
     
     def __str__(self):
-        return "CitizenProfile(full_name={}, date_of_birth={}, sex={}, cccd={}, nationality={}, ethnicity={}, religion={}, place_of_origin={}, permanent_residence={}, current_residence={}, household_head_name={}, relationship_to_head={}, phone={}, email={}, updated_at={})".format(self.full_name, self.date_of_birth, self.sex, self.cccd, self.nationality, self.ethnicity, self.religion, self.place_of_origin, self.permanent_residence, self.current_residence, self.household_head_name, self.relationship_to_head, self.phone, self.email, self.updated_at)
+        return "CitizenProfile(full_name={}, date_of_birth={}, sex={}, cccd={}, nationality={}, ethnicity={}, religion={}, place_of_origin={}, permanent_residence={}, current_residence={}, household_head_name={}, relationship_to_head={}, phone={}, email={}, updated_at={}, occupation={}, education={}, blood_group={}, contact_address={})".format(self.full_name, self.date_of_birth, self.sex, self.cccd, self.nationality, self.ethnicity, self.religion, self.place_of_origin, self.permanent_residence, self.current_residence, self.household_head_name, self.relationship_to_head, self.phone, self.email, self.updated_at, self.occupation, self.education, self.blood_group, self.contact_address)
     def __eq__(self, other):
         if self.full_name != other.full_name:
             return False
@@ -4765,6 +4955,14 @@ class CitizenProfile:
             return False
         if self.updated_at != other.updated_at:
             return False
+        if self.occupation != other.occupation:
+            return False
+        if self.education != other.education:
+            return False
+        if self.blood_group != other.blood_group:
+            return False
+        if self.contact_address != other.contact_address:
+            return False
         return True
 
 class _UniffiFfiConverterTypeCitizenProfile(_UniffiConverterRustBuffer):
@@ -4786,6 +4984,10 @@ class _UniffiFfiConverterTypeCitizenProfile(_UniffiConverterRustBuffer):
             phone=_UniffiFfiConverterString.read(buf),
             email=_UniffiFfiConverterOptionalString.read(buf),
             updated_at=_UniffiFfiConverterTimestamp.read(buf),
+            occupation=_UniffiFfiConverterOptionalString.read(buf),
+            education=_UniffiFfiConverterOptionalString.read(buf),
+            blood_group=_UniffiFfiConverterOptionalString.read(buf),
+            contact_address=_UniffiFfiConverterOptionalString.read(buf),
         )
 
     @staticmethod
@@ -4805,6 +5007,10 @@ class _UniffiFfiConverterTypeCitizenProfile(_UniffiConverterRustBuffer):
         _UniffiFfiConverterString.check_lower(value.phone)
         _UniffiFfiConverterOptionalString.check_lower(value.email)
         _UniffiFfiConverterTimestamp.check_lower(value.updated_at)
+        _UniffiFfiConverterOptionalString.check_lower(value.occupation)
+        _UniffiFfiConverterOptionalString.check_lower(value.education)
+        _UniffiFfiConverterOptionalString.check_lower(value.blood_group)
+        _UniffiFfiConverterOptionalString.check_lower(value.contact_address)
 
     @staticmethod
     def write(value, buf):
@@ -4823,6 +5029,10 @@ class _UniffiFfiConverterTypeCitizenProfile(_UniffiConverterRustBuffer):
         _UniffiFfiConverterString.write(value.phone, buf)
         _UniffiFfiConverterOptionalString.write(value.email, buf)
         _UniffiFfiConverterTimestamp.write(value.updated_at, buf)
+        _UniffiFfiConverterOptionalString.write(value.occupation, buf)
+        _UniffiFfiConverterOptionalString.write(value.education, buf)
+        _UniffiFfiConverterOptionalString.write(value.blood_group, buf)
+        _UniffiFfiConverterOptionalString.write(value.contact_address, buf)
 
 @dataclass
 class ClaimRequest:
@@ -5580,6 +5790,549 @@ class _UniffiFfiConverterTypeDateRule(_UniffiConverterRustBuffer):
         _UniffiFfiConverterOptionalString.write(value.not_before_field, buf)
         _UniffiFfiConverterOptionalInt32.write(value.max_days_after, buf)
 
+
+
+
+
+
+class GuardianRelation(enum.Enum):
+    """
+    How the account holder is related to the dependant in the population register.
+"""
+    
+    PARENT = 0
+    """
+    Parent (cha/mẹ) of a child under 14.
+"""
+    
+    GUARDIAN = 1
+    """
+    Guardian (người giám hộ) of a ward.
+"""
+    
+
+
+class _UniffiFfiConverterTypeGuardianRelation(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        variant = buf.read_i32()
+        if variant == 1:
+            return GuardianRelation.PARENT
+        if variant == 2:
+            return GuardianRelation.GUARDIAN
+        raise InternalError("Raw enum value doesn't match any cases")
+
+    @staticmethod
+    def check_lower(value):
+        if value == GuardianRelation.PARENT:
+            return
+        if value == GuardianRelation.GUARDIAN:
+            return
+        raise ValueError(value)
+
+    @staticmethod
+    def write(value, buf):
+        if value == GuardianRelation.PARENT:
+            buf.write_i32(1)
+        if value == GuardianRelation.GUARDIAN:
+            buf.write_i32(2)
+
+
+
+
+
+
+
+
+class MandateState(enum.Enum):
+    """
+    The state of a mandate.
+"""
+    
+    ACTIVE = 0
+    """
+    In force: the guardian may file and present within its scope.
+"""
+    
+    EXPIRED = 1
+    """
+    Ended: the child turned 14, or the guardianship ended in the register.
+"""
+    
+    REVOKED = 2
+    """
+    Revoked by the guardian or an official.
+"""
+    
+
+
+class _UniffiFfiConverterTypeMandateState(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        variant = buf.read_i32()
+        if variant == 1:
+            return MandateState.ACTIVE
+        if variant == 2:
+            return MandateState.EXPIRED
+        if variant == 3:
+            return MandateState.REVOKED
+        raise InternalError("Raw enum value doesn't match any cases")
+
+    @staticmethod
+    def check_lower(value):
+        if value == MandateState.ACTIVE:
+            return
+        if value == MandateState.EXPIRED:
+            return
+        if value == MandateState.REVOKED:
+            return
+        raise ValueError(value)
+
+    @staticmethod
+    def write(value, buf):
+        if value == MandateState.ACTIVE:
+            buf.write_i32(1)
+        if value == MandateState.EXPIRED:
+            buf.write_i32(2)
+        if value == MandateState.REVOKED:
+            buf.write_i32(3)
+
+
+
+@dataclass
+class Mandate:
+    """
+    A mandate: the server's signed, scoped, time-limited grant to act for a dependant.
+"""
+    def __init__(self, *, mandate_id:str, state:MandateState, procedures:typing.List[str], document_types:typing.List[str], ends_at:Timestamp, revoked_at:typing.Optional[Timestamp], revoked_by:typing.Optional[str], signed:typing.Optional[str]):
+        self.mandate_id = mandate_id
+        self.state = state
+        self.procedures = procedures
+        self.document_types = document_types
+        self.ends_at = ends_at
+        self.revoked_at = revoked_at
+        self.revoked_by = revoked_by
+        self.signed = signed
+        
+        
+
+    
+    def __str__(self):
+        return "Mandate(mandate_id={}, state={}, procedures={}, document_types={}, ends_at={}, revoked_at={}, revoked_by={}, signed={})".format(self.mandate_id, self.state, self.procedures, self.document_types, self.ends_at, self.revoked_at, self.revoked_by, self.signed)
+    def __eq__(self, other):
+        if self.mandate_id != other.mandate_id:
+            return False
+        if self.state != other.state:
+            return False
+        if self.procedures != other.procedures:
+            return False
+        if self.document_types != other.document_types:
+            return False
+        if self.ends_at != other.ends_at:
+            return False
+        if self.revoked_at != other.revoked_at:
+            return False
+        if self.revoked_by != other.revoked_by:
+            return False
+        if self.signed != other.signed:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeMandate(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return Mandate(
+            mandate_id=_UniffiFfiConverterString.read(buf),
+            state=_UniffiFfiConverterTypeMandateState.read(buf),
+            procedures=_UniffiFfiConverterSequenceString.read(buf),
+            document_types=_UniffiFfiConverterSequenceString.read(buf),
+            ends_at=_UniffiFfiConverterTimestamp.read(buf),
+            revoked_at=_UniffiFfiConverterOptionalTimestamp.read(buf),
+            revoked_by=_UniffiFfiConverterOptionalString.read(buf),
+            signed=_UniffiFfiConverterOptionalString.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.mandate_id)
+        _UniffiFfiConverterTypeMandateState.check_lower(value.state)
+        _UniffiFfiConverterSequenceString.check_lower(value.procedures)
+        _UniffiFfiConverterSequenceString.check_lower(value.document_types)
+        _UniffiFfiConverterTimestamp.check_lower(value.ends_at)
+        _UniffiFfiConverterOptionalTimestamp.check_lower(value.revoked_at)
+        _UniffiFfiConverterOptionalString.check_lower(value.revoked_by)
+        _UniffiFfiConverterOptionalString.check_lower(value.signed)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.mandate_id, buf)
+        _UniffiFfiConverterTypeMandateState.write(value.state, buf)
+        _UniffiFfiConverterSequenceString.write(value.procedures, buf)
+        _UniffiFfiConverterSequenceString.write(value.document_types, buf)
+        _UniffiFfiConverterTimestamp.write(value.ends_at, buf)
+        _UniffiFfiConverterOptionalTimestamp.write(value.revoked_at, buf)
+        _UniffiFfiConverterOptionalString.write(value.revoked_by, buf)
+        _UniffiFfiConverterOptionalString.write(value.signed, buf)
+
+@dataclass
+class DependantCase:
+    """
+    A case filed on behalf of a dependant.
+"""
+    def __init__(self, *, case_number:str, procedure_id:str, status:str, received_at:Timestamp, filed_by:str):
+        self.case_number = case_number
+        self.procedure_id = procedure_id
+        self.status = status
+        self.received_at = received_at
+        self.filed_by = filed_by
+        
+        
+
+    
+    def __str__(self):
+        return "DependantCase(case_number={}, procedure_id={}, status={}, received_at={}, filed_by={})".format(self.case_number, self.procedure_id, self.status, self.received_at, self.filed_by)
+    def __eq__(self, other):
+        if self.case_number != other.case_number:
+            return False
+        if self.procedure_id != other.procedure_id:
+            return False
+        if self.status != other.status:
+            return False
+        if self.received_at != other.received_at:
+            return False
+        if self.filed_by != other.filed_by:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeDependantCase(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return DependantCase(
+            case_number=_UniffiFfiConverterString.read(buf),
+            procedure_id=_UniffiFfiConverterString.read(buf),
+            status=_UniffiFfiConverterString.read(buf),
+            received_at=_UniffiFfiConverterTimestamp.read(buf),
+            filed_by=_UniffiFfiConverterString.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.case_number)
+        _UniffiFfiConverterString.check_lower(value.procedure_id)
+        _UniffiFfiConverterString.check_lower(value.status)
+        _UniffiFfiConverterTimestamp.check_lower(value.received_at)
+        _UniffiFfiConverterString.check_lower(value.filed_by)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.case_number, buf)
+        _UniffiFfiConverterString.write(value.procedure_id, buf)
+        _UniffiFfiConverterString.write(value.status, buf)
+        _UniffiFfiConverterTimestamp.write(value.received_at, buf)
+        _UniffiFfiConverterString.write(value.filed_by, buf)
+
+class _UniffiFfiConverterSequenceTypeDependantCase(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        for item in value:
+            _UniffiFfiConverterTypeDependantCase.check_lower(item)
+
+    @classmethod
+    def write(cls, value, buf):
+        items = len(value)
+        buf.write_i32(items)
+        for item in value:
+            _UniffiFfiConverterTypeDependantCase.write(item, buf)
+
+    @classmethod
+    def read(cls, buf):
+        count = buf.read_i32()
+        if count < 0:
+            raise InternalError("Unexpected negative sequence length")
+
+        return [
+            _UniffiFfiConverterTypeDependantCase.read(buf) for i in range(count)
+        ]
+
+@dataclass
+class Dependant:
+    """
+    A child or ward the account holder may act for.
+"""
+    def __init__(self, *, relation:GuardianRelation, profile:CitizenProfile, mandate:Mandate, cases:typing.List[DependantCase]):
+        self.relation = relation
+        self.profile = profile
+        self.mandate = mandate
+        self.cases = cases
+        
+        
+
+    
+    def __str__(self):
+        return "Dependant(relation={}, profile={}, mandate={}, cases={})".format(self.relation, self.profile, self.mandate, self.cases)
+    def __eq__(self, other):
+        if self.relation != other.relation:
+            return False
+        if self.profile != other.profile:
+            return False
+        if self.mandate != other.mandate:
+            return False
+        if self.cases != other.cases:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeDependant(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return Dependant(
+            relation=_UniffiFfiConverterTypeGuardianRelation.read(buf),
+            profile=_UniffiFfiConverterTypeCitizenProfile.read(buf),
+            mandate=_UniffiFfiConverterTypeMandate.read(buf),
+            cases=_UniffiFfiConverterSequenceTypeDependantCase.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterTypeGuardianRelation.check_lower(value.relation)
+        _UniffiFfiConverterTypeCitizenProfile.check_lower(value.profile)
+        _UniffiFfiConverterTypeMandate.check_lower(value.mandate)
+        _UniffiFfiConverterSequenceTypeDependantCase.check_lower(value.cases)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterTypeGuardianRelation.write(value.relation, buf)
+        _UniffiFfiConverterTypeCitizenProfile.write(value.profile, buf)
+        _UniffiFfiConverterTypeMandate.write(value.mandate, buf)
+        _UniffiFfiConverterSequenceTypeDependantCase.write(value.cases, buf)
+
+
+
+
+
+
+class DocumentType(enum.Enum):
+    """
+    Which document.
+"""
+    
+    CITIZEN_ID_CARD = 0
+    """
+    Căn cước công dân (CCCD).
+"""
+    
+    DRIVING_LICENCE = 1
+    """
+    Giấy phép lái xe, as the ISO 18013-5 mobile driving licence (`org.iso.18013.5.1.mDL`).
+"""
+    
+    HEALTH_INSURANCE_CARD = 2
+    """
+    Thẻ bảo hiểm y tế (BHYT).
+"""
+    
+    VEHICLE_REGISTRATION = 3
+    """
+    Giấy chứng nhận đăng ký xe.
+"""
+    
+
+
+class _UniffiFfiConverterTypeDocumentType(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        variant = buf.read_i32()
+        if variant == 1:
+            return DocumentType.CITIZEN_ID_CARD
+        if variant == 2:
+            return DocumentType.DRIVING_LICENCE
+        if variant == 3:
+            return DocumentType.HEALTH_INSURANCE_CARD
+        if variant == 4:
+            return DocumentType.VEHICLE_REGISTRATION
+        raise InternalError("Raw enum value doesn't match any cases")
+
+    @staticmethod
+    def check_lower(value):
+        if value == DocumentType.CITIZEN_ID_CARD:
+            return
+        if value == DocumentType.DRIVING_LICENCE:
+            return
+        if value == DocumentType.HEALTH_INSURANCE_CARD:
+            return
+        if value == DocumentType.VEHICLE_REGISTRATION:
+            return
+        raise ValueError(value)
+
+    @staticmethod
+    def write(value, buf):
+        if value == DocumentType.CITIZEN_ID_CARD:
+            buf.write_i32(1)
+        if value == DocumentType.DRIVING_LICENCE:
+            buf.write_i32(2)
+        if value == DocumentType.HEALTH_INSURANCE_CARD:
+            buf.write_i32(3)
+        if value == DocumentType.VEHICLE_REGISTRATION:
+            buf.write_i32(4)
+
+
+
+@dataclass
+class DocumentField:
+    """
+    One element of a document, labelled.
+"""
+    def __init__(self, *, identifier:str, label_vi:str, label_en:str, value:str):
+        self.identifier = identifier
+        self.label_vi = label_vi
+        self.label_en = label_en
+        self.value = value
+        
+        
+
+    
+    def __str__(self):
+        return "DocumentField(identifier={}, label_vi={}, label_en={}, value={})".format(self.identifier, self.label_vi, self.label_en, self.value)
+    def __eq__(self, other):
+        if self.identifier != other.identifier:
+            return False
+        if self.label_vi != other.label_vi:
+            return False
+        if self.label_en != other.label_en:
+            return False
+        if self.value != other.value:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeDocumentField(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return DocumentField(
+            identifier=_UniffiFfiConverterString.read(buf),
+            label_vi=_UniffiFfiConverterString.read(buf),
+            label_en=_UniffiFfiConverterString.read(buf),
+            value=_UniffiFfiConverterString.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.identifier)
+        _UniffiFfiConverterString.check_lower(value.label_vi)
+        _UniffiFfiConverterString.check_lower(value.label_en)
+        _UniffiFfiConverterString.check_lower(value.value)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.identifier, buf)
+        _UniffiFfiConverterString.write(value.label_vi, buf)
+        _UniffiFfiConverterString.write(value.label_en, buf)
+        _UniffiFfiConverterString.write(value.value, buf)
+
+class _UniffiFfiConverterSequenceTypeDocumentField(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        for item in value:
+            _UniffiFfiConverterTypeDocumentField.check_lower(item)
+
+    @classmethod
+    def write(cls, value, buf):
+        items = len(value)
+        buf.write_i32(items)
+        for item in value:
+            _UniffiFfiConverterTypeDocumentField.write(item, buf)
+
+    @classmethod
+    def read(cls, buf):
+        count = buf.read_i32()
+        if count < 0:
+            raise InternalError("Unexpected negative sequence length")
+
+        return [
+            _UniffiFfiConverterTypeDocumentField.read(buf) for i in range(count)
+        ]
+
+@dataclass
+class DependantDocument:
+    """
+    A document of a child or ward held by the guardian's device (decision 52): an SD-JWT VC
+    about the dependant, bound to this device's key, presented with the mandate beside it. Kept
+    apart from the citizen's own documents.
+"""
+    def __init__(self, *, id:str, document_type:DocumentType, title_vi:str, title_en:str, dependant_cccd:str, dependant_name:str, mandate_id:str, fields:typing.List[DocumentField], stored_at:Timestamp):
+        self.id = id
+        self.document_type = document_type
+        self.title_vi = title_vi
+        self.title_en = title_en
+        self.dependant_cccd = dependant_cccd
+        self.dependant_name = dependant_name
+        self.mandate_id = mandate_id
+        self.fields = fields
+        self.stored_at = stored_at
+        
+        
+
+    
+    def __str__(self):
+        return "DependantDocument(id={}, document_type={}, title_vi={}, title_en={}, dependant_cccd={}, dependant_name={}, mandate_id={}, fields={}, stored_at={})".format(self.id, self.document_type, self.title_vi, self.title_en, self.dependant_cccd, self.dependant_name, self.mandate_id, self.fields, self.stored_at)
+    def __eq__(self, other):
+        if self.id != other.id:
+            return False
+        if self.document_type != other.document_type:
+            return False
+        if self.title_vi != other.title_vi:
+            return False
+        if self.title_en != other.title_en:
+            return False
+        if self.dependant_cccd != other.dependant_cccd:
+            return False
+        if self.dependant_name != other.dependant_name:
+            return False
+        if self.mandate_id != other.mandate_id:
+            return False
+        if self.fields != other.fields:
+            return False
+        if self.stored_at != other.stored_at:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeDependantDocument(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return DependantDocument(
+            id=_UniffiFfiConverterString.read(buf),
+            document_type=_UniffiFfiConverterTypeDocumentType.read(buf),
+            title_vi=_UniffiFfiConverterString.read(buf),
+            title_en=_UniffiFfiConverterString.read(buf),
+            dependant_cccd=_UniffiFfiConverterString.read(buf),
+            dependant_name=_UniffiFfiConverterString.read(buf),
+            mandate_id=_UniffiFfiConverterString.read(buf),
+            fields=_UniffiFfiConverterSequenceTypeDocumentField.read(buf),
+            stored_at=_UniffiFfiConverterTimestamp.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.id)
+        _UniffiFfiConverterTypeDocumentType.check_lower(value.document_type)
+        _UniffiFfiConverterString.check_lower(value.title_vi)
+        _UniffiFfiConverterString.check_lower(value.title_en)
+        _UniffiFfiConverterString.check_lower(value.dependant_cccd)
+        _UniffiFfiConverterString.check_lower(value.dependant_name)
+        _UniffiFfiConverterString.check_lower(value.mandate_id)
+        _UniffiFfiConverterSequenceTypeDocumentField.check_lower(value.fields)
+        _UniffiFfiConverterTimestamp.check_lower(value.stored_at)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.id, buf)
+        _UniffiFfiConverterTypeDocumentType.write(value.document_type, buf)
+        _UniffiFfiConverterString.write(value.title_vi, buf)
+        _UniffiFfiConverterString.write(value.title_en, buf)
+        _UniffiFfiConverterString.write(value.dependant_cccd, buf)
+        _UniffiFfiConverterString.write(value.dependant_name, buf)
+        _UniffiFfiConverterString.write(value.mandate_id, buf)
+        _UniffiFfiConverterSequenceTypeDocumentField.write(value.fields, buf)
+        _UniffiFfiConverterTimestamp.write(value.stored_at, buf)
+
 @dataclass
 class DeviceInfo:
     """
@@ -5801,77 +6554,6 @@ class _UniffiFfiConverterTypeDeviceStatusInfo(_UniffiConverterRustBuffer):
     def write(value, buf):
         _UniffiFfiConverterTypeDeviceStatus.write(value.status, buf)
         _UniffiFfiConverterTimestamp.write(value.changed_at, buf)
-
-
-
-
-
-
-class DocumentType(enum.Enum):
-    """
-    Which document.
-"""
-    
-    CITIZEN_ID_CARD = 0
-    """
-    Căn cước công dân (CCCD).
-"""
-    
-    DRIVING_LICENCE = 1
-    """
-    Giấy phép lái xe, as the ISO 18013-5 mobile driving licence (`org.iso.18013.5.1.mDL`).
-"""
-    
-    HEALTH_INSURANCE_CARD = 2
-    """
-    Thẻ bảo hiểm y tế (BHYT).
-"""
-    
-    VEHICLE_REGISTRATION = 3
-    """
-    Giấy chứng nhận đăng ký xe.
-"""
-    
-
-
-class _UniffiFfiConverterTypeDocumentType(_UniffiConverterRustBuffer):
-    @staticmethod
-    def read(buf):
-        variant = buf.read_i32()
-        if variant == 1:
-            return DocumentType.CITIZEN_ID_CARD
-        if variant == 2:
-            return DocumentType.DRIVING_LICENCE
-        if variant == 3:
-            return DocumentType.HEALTH_INSURANCE_CARD
-        if variant == 4:
-            return DocumentType.VEHICLE_REGISTRATION
-        raise InternalError("Raw enum value doesn't match any cases")
-
-    @staticmethod
-    def check_lower(value):
-        if value == DocumentType.CITIZEN_ID_CARD:
-            return
-        if value == DocumentType.DRIVING_LICENCE:
-            return
-        if value == DocumentType.HEALTH_INSURANCE_CARD:
-            return
-        if value == DocumentType.VEHICLE_REGISTRATION:
-            return
-        raise ValueError(value)
-
-    @staticmethod
-    def write(value, buf):
-        if value == DocumentType.CITIZEN_ID_CARD:
-            buf.write_i32(1)
-        if value == DocumentType.DRIVING_LICENCE:
-            buf.write_i32(2)
-        if value == DocumentType.HEALTH_INSURANCE_CARD:
-            buf.write_i32(3)
-        if value == DocumentType.VEHICLE_REGISTRATION:
-            buf.write_i32(4)
-
-
 
 class _UniffiFfiConverterOptionalTypeDocumentType(_UniffiConverterRustBuffer):
     @classmethod
@@ -6154,80 +6836,6 @@ class _UniffiFfiConverterTypeDocumentSummary(_UniffiConverterRustBuffer):
         _UniffiFfiConverterTimestamp.write(value.stored_at, buf)
 
 @dataclass
-class DocumentField:
-    """
-    One element of a document, labelled.
-"""
-    def __init__(self, *, identifier:str, label_vi:str, label_en:str, value:str):
-        self.identifier = identifier
-        self.label_vi = label_vi
-        self.label_en = label_en
-        self.value = value
-        
-        
-
-    
-    def __str__(self):
-        return "DocumentField(identifier={}, label_vi={}, label_en={}, value={})".format(self.identifier, self.label_vi, self.label_en, self.value)
-    def __eq__(self, other):
-        if self.identifier != other.identifier:
-            return False
-        if self.label_vi != other.label_vi:
-            return False
-        if self.label_en != other.label_en:
-            return False
-        if self.value != other.value:
-            return False
-        return True
-
-class _UniffiFfiConverterTypeDocumentField(_UniffiConverterRustBuffer):
-    @staticmethod
-    def read(buf):
-        return DocumentField(
-            identifier=_UniffiFfiConverterString.read(buf),
-            label_vi=_UniffiFfiConverterString.read(buf),
-            label_en=_UniffiFfiConverterString.read(buf),
-            value=_UniffiFfiConverterString.read(buf),
-        )
-
-    @staticmethod
-    def check_lower(value):
-        _UniffiFfiConverterString.check_lower(value.identifier)
-        _UniffiFfiConverterString.check_lower(value.label_vi)
-        _UniffiFfiConverterString.check_lower(value.label_en)
-        _UniffiFfiConverterString.check_lower(value.value)
-
-    @staticmethod
-    def write(value, buf):
-        _UniffiFfiConverterString.write(value.identifier, buf)
-        _UniffiFfiConverterString.write(value.label_vi, buf)
-        _UniffiFfiConverterString.write(value.label_en, buf)
-        _UniffiFfiConverterString.write(value.value, buf)
-
-class _UniffiFfiConverterSequenceTypeDocumentField(_UniffiConverterRustBuffer):
-    @classmethod
-    def check_lower(cls, value):
-        for item in value:
-            _UniffiFfiConverterTypeDocumentField.check_lower(item)
-
-    @classmethod
-    def write(cls, value, buf):
-        items = len(value)
-        buf.write_i32(items)
-        for item in value:
-            _UniffiFfiConverterTypeDocumentField.write(item, buf)
-
-    @classmethod
-    def read(cls, buf):
-        count = buf.read_i32()
-        if count < 0:
-            raise InternalError("Unexpected negative sequence length")
-
-        return [
-            _UniffiFfiConverterTypeDocumentField.read(buf) for i in range(count)
-        ]
-
-@dataclass
 class DocumentDetail:
     """
     A held document with its fields and portrait.
@@ -6468,7 +7076,7 @@ class Draft:
     """
     A form being filled.
 """
-    def __init__(self, *, draft_id:str, procedure_id:str, procedure_version:int, status:DraftStatus, values:dict[str, str], locked_fields:typing.List[str], group_items:dict[str, int], attachments:typing.List[DraftAttachment], supplements_case:typing.Optional[str], requested_attachments:typing.List[str], updated_at:Timestamp):
+    def __init__(self, *, draft_id:str, procedure_id:str, procedure_version:int, status:DraftStatus, values:dict[str, str], locked_fields:typing.List[str], group_items:dict[str, int], attachments:typing.List[DraftAttachment], supplements_case:typing.Optional[str], requested_attachments:typing.List[str], updated_at:Timestamp, on_behalf_of:typing.Optional[str]):
         self.draft_id = draft_id
         self.procedure_id = procedure_id
         self.procedure_version = procedure_version
@@ -6480,12 +7088,13 @@ class Draft:
         self.supplements_case = supplements_case
         self.requested_attachments = requested_attachments
         self.updated_at = updated_at
+        self.on_behalf_of = on_behalf_of
         
         
 
     
     def __str__(self):
-        return "Draft(draft_id={}, procedure_id={}, procedure_version={}, status={}, values={}, locked_fields={}, group_items={}, attachments={}, supplements_case={}, requested_attachments={}, updated_at={})".format(self.draft_id, self.procedure_id, self.procedure_version, self.status, self.values, self.locked_fields, self.group_items, self.attachments, self.supplements_case, self.requested_attachments, self.updated_at)
+        return "Draft(draft_id={}, procedure_id={}, procedure_version={}, status={}, values={}, locked_fields={}, group_items={}, attachments={}, supplements_case={}, requested_attachments={}, updated_at={}, on_behalf_of={})".format(self.draft_id, self.procedure_id, self.procedure_version, self.status, self.values, self.locked_fields, self.group_items, self.attachments, self.supplements_case, self.requested_attachments, self.updated_at, self.on_behalf_of)
     def __eq__(self, other):
         if self.draft_id != other.draft_id:
             return False
@@ -6509,6 +7118,8 @@ class Draft:
             return False
         if self.updated_at != other.updated_at:
             return False
+        if self.on_behalf_of != other.on_behalf_of:
+            return False
         return True
 
 class _UniffiFfiConverterTypeDraft(_UniffiConverterRustBuffer):
@@ -6526,6 +7137,7 @@ class _UniffiFfiConverterTypeDraft(_UniffiConverterRustBuffer):
             supplements_case=_UniffiFfiConverterOptionalString.read(buf),
             requested_attachments=_UniffiFfiConverterSequenceString.read(buf),
             updated_at=_UniffiFfiConverterTimestamp.read(buf),
+            on_behalf_of=_UniffiFfiConverterOptionalString.read(buf),
         )
 
     @staticmethod
@@ -6541,6 +7153,7 @@ class _UniffiFfiConverterTypeDraft(_UniffiConverterRustBuffer):
         _UniffiFfiConverterOptionalString.check_lower(value.supplements_case)
         _UniffiFfiConverterSequenceString.check_lower(value.requested_attachments)
         _UniffiFfiConverterTimestamp.check_lower(value.updated_at)
+        _UniffiFfiConverterOptionalString.check_lower(value.on_behalf_of)
 
     @staticmethod
     def write(value, buf):
@@ -6555,6 +7168,7 @@ class _UniffiFfiConverterTypeDraft(_UniffiConverterRustBuffer):
         _UniffiFfiConverterOptionalString.write(value.supplements_case, buf)
         _UniffiFfiConverterSequenceString.write(value.requested_attachments, buf)
         _UniffiFfiConverterTimestamp.write(value.updated_at, buf)
+        _UniffiFfiConverterOptionalString.write(value.on_behalf_of, buf)
 
 @dataclass
 class ElementSelection:
@@ -6600,6 +7214,131 @@ class _UniffiFfiConverterTypeElementSelection(_UniffiConverterRustBuffer):
         _UniffiFfiConverterString.write(value.doc_type, buf)
         _UniffiFfiConverterString.write(value.namespace, buf)
         _UniffiFfiConverterString.write(value.identifier, buf)
+
+
+
+
+
+
+class VerifierRole(enum.Enum):
+    """
+    The demo verifiers a reader certificate can be issued for (decision 45); each may ask for a
+    fixed set of documents and elements, written into its certificate.
+"""
+    
+    TRAFFIC_POLICE = 0
+    """
+    Traffic police: the driving licence, the vehicle registration, identity from the CCCD.
+"""
+    
+    HOSPITAL = 1
+    """
+    A hospital's reception: the health-insurance card and identity elements.
+"""
+    
+    BANK_COUNTER = 2
+    """
+    A bank counter: the CCCD and the driving licence's identity elements.
+"""
+    
+
+
+class _UniffiFfiConverterTypeVerifierRole(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        variant = buf.read_i32()
+        if variant == 1:
+            return VerifierRole.TRAFFIC_POLICE
+        if variant == 2:
+            return VerifierRole.HOSPITAL
+        if variant == 3:
+            return VerifierRole.BANK_COUNTER
+        raise InternalError("Raw enum value doesn't match any cases")
+
+    @staticmethod
+    def check_lower(value):
+        if value == VerifierRole.TRAFFIC_POLICE:
+            return
+        if value == VerifierRole.HOSPITAL:
+            return
+        if value == VerifierRole.BANK_COUNTER:
+            return
+        raise ValueError(value)
+
+    @staticmethod
+    def write(value, buf):
+        if value == VerifierRole.TRAFFIC_POLICE:
+            buf.write_i32(1)
+        if value == VerifierRole.HOSPITAL:
+            buf.write_i32(2)
+        if value == VerifierRole.BANK_COUNTER:
+            buf.write_i32(3)
+
+
+
+@dataclass
+class EnrolledReader:
+    """
+    The verifier's reader identity: what the citizen's phone shows before anything is chosen.
+    No key material (the reader key never leaves the verifier's data directory).
+"""
+    def __init__(self, *, role:VerifierRole, subject:str, common_name:typing.Optional[str], name_vi:str, name_en:str, not_after:Timestamp):
+        self.role = role
+        self.subject = subject
+        self.common_name = common_name
+        self.name_vi = name_vi
+        self.name_en = name_en
+        self.not_after = not_after
+        
+        
+
+    
+    def __str__(self):
+        return "EnrolledReader(role={}, subject={}, common_name={}, name_vi={}, name_en={}, not_after={})".format(self.role, self.subject, self.common_name, self.name_vi, self.name_en, self.not_after)
+    def __eq__(self, other):
+        if self.role != other.role:
+            return False
+        if self.subject != other.subject:
+            return False
+        if self.common_name != other.common_name:
+            return False
+        if self.name_vi != other.name_vi:
+            return False
+        if self.name_en != other.name_en:
+            return False
+        if self.not_after != other.not_after:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeEnrolledReader(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return EnrolledReader(
+            role=_UniffiFfiConverterTypeVerifierRole.read(buf),
+            subject=_UniffiFfiConverterString.read(buf),
+            common_name=_UniffiFfiConverterOptionalString.read(buf),
+            name_vi=_UniffiFfiConverterString.read(buf),
+            name_en=_UniffiFfiConverterString.read(buf),
+            not_after=_UniffiFfiConverterTimestamp.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterTypeVerifierRole.check_lower(value.role)
+        _UniffiFfiConverterString.check_lower(value.subject)
+        _UniffiFfiConverterOptionalString.check_lower(value.common_name)
+        _UniffiFfiConverterString.check_lower(value.name_vi)
+        _UniffiFfiConverterString.check_lower(value.name_en)
+        _UniffiFfiConverterTimestamp.check_lower(value.not_after)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterTypeVerifierRole.write(value.role, buf)
+        _UniffiFfiConverterString.write(value.subject, buf)
+        _UniffiFfiConverterOptionalString.write(value.common_name, buf)
+        _UniffiFfiConverterString.write(value.name_vi, buf)
+        _UniffiFfiConverterString.write(value.name_en, buf)
+        _UniffiFfiConverterTimestamp.write(value.not_after, buf)
 
 @dataclass
 class EnrollmentInput:
@@ -7256,6 +7995,145 @@ class _UniffiFfiConverterTypeFormField(_UniffiConverterRustBuffer):
         _UniffiFfiConverterOptionalInt32.write(value.min_items, buf)
         _UniffiFfiConverterOptionalInt32.write(value.max_items, buf)
 
+class _UniffiFfiConverterUInt8(_UniffiConverterPrimitiveInt):
+    CLASS_NAME = "u8"
+    VALUE_MIN = 0
+    VALUE_MAX = 2**8
+
+    @staticmethod
+    def read(buf):
+        return buf.read_u8()
+
+    @staticmethod
+    def write(value, buf):
+        buf.write_u8(value)
+
+class _UniffiFfiConverterUInt64(_UniffiConverterPrimitiveInt):
+    CLASS_NAME = "u64"
+    VALUE_MIN = 0
+    VALUE_MAX = 2**64
+
+    @staticmethod
+    def read(buf):
+        return buf.read_u64()
+
+    @staticmethod
+    def write(value, buf):
+        buf.write_u64(value)
+
+class _UniffiFfiConverterOptionalUInt64(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        if value is not None:
+            _UniffiFfiConverterUInt64.check_lower(value)
+
+    @classmethod
+    def write(cls, value, buf):
+        if value is None:
+            buf.write_u8(0)
+            return
+
+        buf.write_u8(1)
+        _UniffiFfiConverterUInt64.write(value, buf)
+
+    @classmethod
+    def read(cls, buf):
+        flag = buf.read_u8()
+        if flag == 0:
+            return None
+        elif flag == 1:
+            return _UniffiFfiConverterUInt64.read(buf)
+        else:
+            raise InternalError("Unexpected flag byte for optional type")
+
+class _UniffiFfiConverterOptionalBoolean(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        if value is not None:
+            _UniffiFfiConverterBoolean.check_lower(value)
+
+    @classmethod
+    def write(cls, value, buf):
+        if value is None:
+            buf.write_u8(0)
+            return
+
+        buf.write_u8(1)
+        _UniffiFfiConverterBoolean.write(value, buf)
+
+    @classmethod
+    def read(cls, buf):
+        flag = buf.read_u8()
+        if flag == 0:
+            return None
+        elif flag == 1:
+            return _UniffiFfiConverterBoolean.read(buf)
+        else:
+            raise InternalError("Unexpected flag byte for optional type")
+
+@dataclass
+class HeldCredentialInfo:
+    """
+    The identity credential (PID) this device holds, as its holder reads it.
+"""
+    def __init__(self, *, claims:dict[str, str], level:int, issued_at:Timestamp, expires_at:Timestamp, status_index:typing.Optional[int], revoked:typing.Optional[bool]):
+        self.claims = claims
+        self.level = level
+        self.issued_at = issued_at
+        self.expires_at = expires_at
+        self.status_index = status_index
+        self.revoked = revoked
+        
+        
+
+    
+    def __str__(self):
+        return "HeldCredentialInfo(claims={}, level={}, issued_at={}, expires_at={}, status_index={}, revoked={})".format(self.claims, self.level, self.issued_at, self.expires_at, self.status_index, self.revoked)
+    def __eq__(self, other):
+        if self.claims != other.claims:
+            return False
+        if self.level != other.level:
+            return False
+        if self.issued_at != other.issued_at:
+            return False
+        if self.expires_at != other.expires_at:
+            return False
+        if self.status_index != other.status_index:
+            return False
+        if self.revoked != other.revoked:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeHeldCredentialInfo(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return HeldCredentialInfo(
+            claims=_UniffiFfiConverterMapStringString.read(buf),
+            level=_UniffiFfiConverterUInt8.read(buf),
+            issued_at=_UniffiFfiConverterTimestamp.read(buf),
+            expires_at=_UniffiFfiConverterTimestamp.read(buf),
+            status_index=_UniffiFfiConverterOptionalUInt64.read(buf),
+            revoked=_UniffiFfiConverterOptionalBoolean.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterMapStringString.check_lower(value.claims)
+        _UniffiFfiConverterUInt8.check_lower(value.level)
+        _UniffiFfiConverterTimestamp.check_lower(value.issued_at)
+        _UniffiFfiConverterTimestamp.check_lower(value.expires_at)
+        _UniffiFfiConverterOptionalUInt64.check_lower(value.status_index)
+        _UniffiFfiConverterOptionalBoolean.check_lower(value.revoked)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterMapStringString.write(value.claims, buf)
+        _UniffiFfiConverterUInt8.write(value.level, buf)
+        _UniffiFfiConverterTimestamp.write(value.issued_at, buf)
+        _UniffiFfiConverterTimestamp.write(value.expires_at, buf)
+        _UniffiFfiConverterOptionalUInt64.write(value.status_index, buf)
+        _UniffiFfiConverterOptionalBoolean.write(value.revoked, buf)
+
 @dataclass
 class IdentityQrCode:
     """
@@ -7537,7 +8415,7 @@ class ReceiptInfo:
     """
     A stored consent receipt: with whom, what, why, for how long, when.
 """
-    def __init__(self, *, receipt_id:str, kind:ConsentKind, relying_party_id:str, relying_party_name:str, origin:str, purpose:str, claims:typing.List[str], retention_days:int, issued_at:Timestamp, sequence:int, delivery:ShareDelivery, damage:typing.Optional[ErrorDetail]):
+    def __init__(self, *, receipt_id:str, kind:ConsentKind, relying_party_id:str, relying_party_name:str, origin:str, purpose:str, claims:typing.List[str], retention_days:int, issued_at:Timestamp, sequence:int, delivery:ShareDelivery, damage:typing.Optional[ErrorDetail], awaiting_countersignature:bool):
         self.receipt_id = receipt_id
         self.kind = kind
         self.relying_party_id = relying_party_id
@@ -7550,12 +8428,13 @@ class ReceiptInfo:
         self.sequence = sequence
         self.delivery = delivery
         self.damage = damage
+        self.awaiting_countersignature = awaiting_countersignature
         
         
 
     
     def __str__(self):
-        return "ReceiptInfo(receipt_id={}, kind={}, relying_party_id={}, relying_party_name={}, origin={}, purpose={}, claims={}, retention_days={}, issued_at={}, sequence={}, delivery={}, damage={})".format(self.receipt_id, self.kind, self.relying_party_id, self.relying_party_name, self.origin, self.purpose, self.claims, self.retention_days, self.issued_at, self.sequence, self.delivery, self.damage)
+        return "ReceiptInfo(receipt_id={}, kind={}, relying_party_id={}, relying_party_name={}, origin={}, purpose={}, claims={}, retention_days={}, issued_at={}, sequence={}, delivery={}, damage={}, awaiting_countersignature={})".format(self.receipt_id, self.kind, self.relying_party_id, self.relying_party_name, self.origin, self.purpose, self.claims, self.retention_days, self.issued_at, self.sequence, self.delivery, self.damage, self.awaiting_countersignature)
     def __eq__(self, other):
         if self.receipt_id != other.receipt_id:
             return False
@@ -7581,6 +8460,8 @@ class ReceiptInfo:
             return False
         if self.damage != other.damage:
             return False
+        if self.awaiting_countersignature != other.awaiting_countersignature:
+            return False
         return True
 
 class _UniffiFfiConverterTypeReceiptInfo(_UniffiConverterRustBuffer):
@@ -7599,6 +8480,7 @@ class _UniffiFfiConverterTypeReceiptInfo(_UniffiConverterRustBuffer):
             sequence=_UniffiFfiConverterInt64.read(buf),
             delivery=_UniffiFfiConverterTypeShareDelivery.read(buf),
             damage=_UniffiFfiConverterOptionalTypeErrorDetail.read(buf),
+            awaiting_countersignature=_UniffiFfiConverterBoolean.read(buf),
         )
 
     @staticmethod
@@ -7615,6 +8497,7 @@ class _UniffiFfiConverterTypeReceiptInfo(_UniffiConverterRustBuffer):
         _UniffiFfiConverterInt64.check_lower(value.sequence)
         _UniffiFfiConverterTypeShareDelivery.check_lower(value.delivery)
         _UniffiFfiConverterOptionalTypeErrorDetail.check_lower(value.damage)
+        _UniffiFfiConverterBoolean.check_lower(value.awaiting_countersignature)
 
     @staticmethod
     def write(value, buf):
@@ -7630,6 +8513,7 @@ class _UniffiFfiConverterTypeReceiptInfo(_UniffiConverterRustBuffer):
         _UniffiFfiConverterInt64.write(value.sequence, buf)
         _UniffiFfiConverterTypeShareDelivery.write(value.delivery, buf)
         _UniffiFfiConverterOptionalTypeErrorDetail.write(value.damage, buf)
+        _UniffiFfiConverterBoolean.write(value.awaiting_countersignature, buf)
 
 @dataclass
 class LoginApproval:
@@ -7774,6 +8658,150 @@ class _UniffiFfiConverterTypeLoginRequestInfo(_UniffiConverterRustBuffer):
         _UniffiFfiConverterSequenceString.write(value.code_choices, buf)
         _UniffiFfiConverterTimestamp.write(value.expires_at, buf)
         _UniffiFfiConverterBoolean.write(value.same_device, buf)
+
+@dataclass
+class OnBehalfShare:
+    """
+    What presenting a dependant's document produced.
+"""
+    def __init__(self, *, presentation:str, receipt_id:str, disclosed:typing.List[str]):
+        self.presentation = presentation
+        self.receipt_id = receipt_id
+        self.disclosed = disclosed
+        
+        
+
+    
+    def __str__(self):
+        return "OnBehalfShare(presentation={}, receipt_id={}, disclosed={})".format(self.presentation, self.receipt_id, self.disclosed)
+    def __eq__(self, other):
+        if self.presentation != other.presentation:
+            return False
+        if self.receipt_id != other.receipt_id:
+            return False
+        if self.disclosed != other.disclosed:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeOnBehalfShare(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return OnBehalfShare(
+            presentation=_UniffiFfiConverterString.read(buf),
+            receipt_id=_UniffiFfiConverterString.read(buf),
+            disclosed=_UniffiFfiConverterSequenceString.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.presentation)
+        _UniffiFfiConverterString.check_lower(value.receipt_id)
+        _UniffiFfiConverterSequenceString.check_lower(value.disclosed)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.presentation, buf)
+        _UniffiFfiConverterString.write(value.receipt_id, buf)
+        _UniffiFfiConverterSequenceString.write(value.disclosed, buf)
+
+@dataclass
+class OnBehalfVerification:
+    """
+    A dependant's document presented by a guardian, verified (`Verifier.verify_on_behalf`).
+"""
+    def __init__(self, *, summary_vi:str, summary_en:str, relation:GuardianRelation, guardian_name:str, guardian_cccd:str, dependant_name:str, dependant_cccd:str, dependant_birthdate:str, mandate_id:str, document_type:DocumentType, fields:typing.List[DocumentField], revocation_checked:bool):
+        self.summary_vi = summary_vi
+        self.summary_en = summary_en
+        self.relation = relation
+        self.guardian_name = guardian_name
+        self.guardian_cccd = guardian_cccd
+        self.dependant_name = dependant_name
+        self.dependant_cccd = dependant_cccd
+        self.dependant_birthdate = dependant_birthdate
+        self.mandate_id = mandate_id
+        self.document_type = document_type
+        self.fields = fields
+        self.revocation_checked = revocation_checked
+        
+        
+
+    
+    def __str__(self):
+        return "OnBehalfVerification(summary_vi={}, summary_en={}, relation={}, guardian_name={}, guardian_cccd={}, dependant_name={}, dependant_cccd={}, dependant_birthdate={}, mandate_id={}, document_type={}, fields={}, revocation_checked={})".format(self.summary_vi, self.summary_en, self.relation, self.guardian_name, self.guardian_cccd, self.dependant_name, self.dependant_cccd, self.dependant_birthdate, self.mandate_id, self.document_type, self.fields, self.revocation_checked)
+    def __eq__(self, other):
+        if self.summary_vi != other.summary_vi:
+            return False
+        if self.summary_en != other.summary_en:
+            return False
+        if self.relation != other.relation:
+            return False
+        if self.guardian_name != other.guardian_name:
+            return False
+        if self.guardian_cccd != other.guardian_cccd:
+            return False
+        if self.dependant_name != other.dependant_name:
+            return False
+        if self.dependant_cccd != other.dependant_cccd:
+            return False
+        if self.dependant_birthdate != other.dependant_birthdate:
+            return False
+        if self.mandate_id != other.mandate_id:
+            return False
+        if self.document_type != other.document_type:
+            return False
+        if self.fields != other.fields:
+            return False
+        if self.revocation_checked != other.revocation_checked:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeOnBehalfVerification(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return OnBehalfVerification(
+            summary_vi=_UniffiFfiConverterString.read(buf),
+            summary_en=_UniffiFfiConverterString.read(buf),
+            relation=_UniffiFfiConverterTypeGuardianRelation.read(buf),
+            guardian_name=_UniffiFfiConverterString.read(buf),
+            guardian_cccd=_UniffiFfiConverterString.read(buf),
+            dependant_name=_UniffiFfiConverterString.read(buf),
+            dependant_cccd=_UniffiFfiConverterString.read(buf),
+            dependant_birthdate=_UniffiFfiConverterString.read(buf),
+            mandate_id=_UniffiFfiConverterString.read(buf),
+            document_type=_UniffiFfiConverterTypeDocumentType.read(buf),
+            fields=_UniffiFfiConverterSequenceTypeDocumentField.read(buf),
+            revocation_checked=_UniffiFfiConverterBoolean.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.summary_vi)
+        _UniffiFfiConverterString.check_lower(value.summary_en)
+        _UniffiFfiConverterTypeGuardianRelation.check_lower(value.relation)
+        _UniffiFfiConverterString.check_lower(value.guardian_name)
+        _UniffiFfiConverterString.check_lower(value.guardian_cccd)
+        _UniffiFfiConverterString.check_lower(value.dependant_name)
+        _UniffiFfiConverterString.check_lower(value.dependant_cccd)
+        _UniffiFfiConverterString.check_lower(value.dependant_birthdate)
+        _UniffiFfiConverterString.check_lower(value.mandate_id)
+        _UniffiFfiConverterTypeDocumentType.check_lower(value.document_type)
+        _UniffiFfiConverterSequenceTypeDocumentField.check_lower(value.fields)
+        _UniffiFfiConverterBoolean.check_lower(value.revocation_checked)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.summary_vi, buf)
+        _UniffiFfiConverterString.write(value.summary_en, buf)
+        _UniffiFfiConverterTypeGuardianRelation.write(value.relation, buf)
+        _UniffiFfiConverterString.write(value.guardian_name, buf)
+        _UniffiFfiConverterString.write(value.guardian_cccd, buf)
+        _UniffiFfiConverterString.write(value.dependant_name, buf)
+        _UniffiFfiConverterString.write(value.dependant_cccd, buf)
+        _UniffiFfiConverterString.write(value.dependant_birthdate, buf)
+        _UniffiFfiConverterString.write(value.mandate_id, buf)
+        _UniffiFfiConverterTypeDocumentType.write(value.document_type, buf)
+        _UniffiFfiConverterSequenceTypeDocumentField.write(value.fields, buf)
+        _UniffiFfiConverterBoolean.write(value.revocation_checked, buf)
 
 
 
@@ -8680,6 +9708,92 @@ class _UniffiFfiConverterTypeRecoveryTicket(_UniffiConverterRustBuffer):
         _UniffiFfiConverterTimestamp.write(value.started_at, buf)
         _UniffiFfiConverterTimestamp.write(value.ready_at, buf)
         _UniffiFfiConverterOptionalString.write(value.old_device_id, buf)
+
+@dataclass
+class RemoteLockOutcome:
+    """
+    A lost phone, locked: it cannot log in, sign, submit or present until it is unlocked at a
+    counter or a recovery replaces it; its data and outbox are kept.
+"""
+    def __init__(self, *, device_id:str, locked_at:Timestamp):
+        self.device_id = device_id
+        self.locked_at = locked_at
+        
+        
+
+    
+    def __str__(self):
+        return "RemoteLockOutcome(device_id={}, locked_at={})".format(self.device_id, self.locked_at)
+    def __eq__(self, other):
+        if self.device_id != other.device_id:
+            return False
+        if self.locked_at != other.locked_at:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeRemoteLockOutcome(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return RemoteLockOutcome(
+            device_id=_UniffiFfiConverterString.read(buf),
+            locked_at=_UniffiFfiConverterTimestamp.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.device_id)
+        _UniffiFfiConverterTimestamp.check_lower(value.locked_at)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.device_id, buf)
+        _UniffiFfiConverterTimestamp.write(value.locked_at, buf)
+
+@dataclass
+class RemoteLockTicket:
+    """
+    A lock of a lost phone, requested from this (another) device: the OTP went to the registered
+    phone ([`AccountClient::complete_remote_lock`] next; or `chip().remote_lock_with_chip`).
+"""
+    def __init__(self, *, lock_id:str, masked_phone:str, otp_expires_at:Timestamp):
+        self.lock_id = lock_id
+        self.masked_phone = masked_phone
+        self.otp_expires_at = otp_expires_at
+        
+        
+
+    
+    def __str__(self):
+        return "RemoteLockTicket(lock_id={}, masked_phone={}, otp_expires_at={})".format(self.lock_id, self.masked_phone, self.otp_expires_at)
+    def __eq__(self, other):
+        if self.lock_id != other.lock_id:
+            return False
+        if self.masked_phone != other.masked_phone:
+            return False
+        if self.otp_expires_at != other.otp_expires_at:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeRemoteLockTicket(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return RemoteLockTicket(
+            lock_id=_UniffiFfiConverterString.read(buf),
+            masked_phone=_UniffiFfiConverterString.read(buf),
+            otp_expires_at=_UniffiFfiConverterTimestamp.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.lock_id)
+        _UniffiFfiConverterString.check_lower(value.masked_phone)
+        _UniffiFfiConverterTimestamp.check_lower(value.otp_expires_at)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.lock_id, buf)
+        _UniffiFfiConverterString.write(value.masked_phone, buf)
+        _UniffiFfiConverterTimestamp.write(value.otp_expires_at, buf)
 
 @dataclass
 class RequestedElementSpec:
@@ -9885,11 +10999,104 @@ class _UniffiFfiConverterTypeVerifiedIdentityQr(_UniffiConverterRustBuffer):
         _UniffiFfiConverterTimestamp.write(value.signed_at, buf)
 
 @dataclass
+class VerifiedMandate:
+    """
+    What a verified mandate says (every field from the server-signed mandate).
+"""
+    def __init__(self, *, mandate_id:str, relation:GuardianRelation, guardian_cccd:str, guardian_name:str, guardian_device_key:str, dependant_cccd:str, dependant_name:str, dependant_birthdate:str, procedures:typing.List[str], document_types:typing.List[str], valid_until:Timestamp):
+        self.mandate_id = mandate_id
+        self.relation = relation
+        self.guardian_cccd = guardian_cccd
+        self.guardian_name = guardian_name
+        self.guardian_device_key = guardian_device_key
+        self.dependant_cccd = dependant_cccd
+        self.dependant_name = dependant_name
+        self.dependant_birthdate = dependant_birthdate
+        self.procedures = procedures
+        self.document_types = document_types
+        self.valid_until = valid_until
+        
+        
+
+    
+    def __str__(self):
+        return "VerifiedMandate(mandate_id={}, relation={}, guardian_cccd={}, guardian_name={}, guardian_device_key={}, dependant_cccd={}, dependant_name={}, dependant_birthdate={}, procedures={}, document_types={}, valid_until={})".format(self.mandate_id, self.relation, self.guardian_cccd, self.guardian_name, self.guardian_device_key, self.dependant_cccd, self.dependant_name, self.dependant_birthdate, self.procedures, self.document_types, self.valid_until)
+    def __eq__(self, other):
+        if self.mandate_id != other.mandate_id:
+            return False
+        if self.relation != other.relation:
+            return False
+        if self.guardian_cccd != other.guardian_cccd:
+            return False
+        if self.guardian_name != other.guardian_name:
+            return False
+        if self.guardian_device_key != other.guardian_device_key:
+            return False
+        if self.dependant_cccd != other.dependant_cccd:
+            return False
+        if self.dependant_name != other.dependant_name:
+            return False
+        if self.dependant_birthdate != other.dependant_birthdate:
+            return False
+        if self.procedures != other.procedures:
+            return False
+        if self.document_types != other.document_types:
+            return False
+        if self.valid_until != other.valid_until:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeVerifiedMandate(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return VerifiedMandate(
+            mandate_id=_UniffiFfiConverterString.read(buf),
+            relation=_UniffiFfiConverterTypeGuardianRelation.read(buf),
+            guardian_cccd=_UniffiFfiConverterString.read(buf),
+            guardian_name=_UniffiFfiConverterString.read(buf),
+            guardian_device_key=_UniffiFfiConverterString.read(buf),
+            dependant_cccd=_UniffiFfiConverterString.read(buf),
+            dependant_name=_UniffiFfiConverterString.read(buf),
+            dependant_birthdate=_UniffiFfiConverterString.read(buf),
+            procedures=_UniffiFfiConverterSequenceString.read(buf),
+            document_types=_UniffiFfiConverterSequenceString.read(buf),
+            valid_until=_UniffiFfiConverterTimestamp.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.mandate_id)
+        _UniffiFfiConverterTypeGuardianRelation.check_lower(value.relation)
+        _UniffiFfiConverterString.check_lower(value.guardian_cccd)
+        _UniffiFfiConverterString.check_lower(value.guardian_name)
+        _UniffiFfiConverterString.check_lower(value.guardian_device_key)
+        _UniffiFfiConverterString.check_lower(value.dependant_cccd)
+        _UniffiFfiConverterString.check_lower(value.dependant_name)
+        _UniffiFfiConverterString.check_lower(value.dependant_birthdate)
+        _UniffiFfiConverterSequenceString.check_lower(value.procedures)
+        _UniffiFfiConverterSequenceString.check_lower(value.document_types)
+        _UniffiFfiConverterTimestamp.check_lower(value.valid_until)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.mandate_id, buf)
+        _UniffiFfiConverterTypeGuardianRelation.write(value.relation, buf)
+        _UniffiFfiConverterString.write(value.guardian_cccd, buf)
+        _UniffiFfiConverterString.write(value.guardian_name, buf)
+        _UniffiFfiConverterString.write(value.guardian_device_key, buf)
+        _UniffiFfiConverterString.write(value.dependant_cccd, buf)
+        _UniffiFfiConverterString.write(value.dependant_name, buf)
+        _UniffiFfiConverterString.write(value.dependant_birthdate, buf)
+        _UniffiFfiConverterSequenceString.write(value.procedures, buf)
+        _UniffiFfiConverterSequenceString.write(value.document_types, buf)
+        _UniffiFfiConverterTimestamp.write(value.valid_until, buf)
+
+@dataclass
 class VerifierConfig:
     """
     Everything a verifier needs: where the server is, how to trust it, where to cache.
 """
-    def __init__(self, *, server_base_url:str, data_dir:str, trust_anchors_pem:typing.List[str] = _DEFAULT, spki_pins:typing.List[str] = _DEFAULT, allow_insecure_loopback:bool = False, status_list_max_age:typing.Optional[Duration] = None):
+    def __init__(self, *, server_base_url:str, data_dir:str, trust_anchors_pem:typing.List[str] = _DEFAULT, spki_pins:typing.List[str] = _DEFAULT, allow_insecure_loopback:bool = False, status_list_max_age:typing.Optional[Duration] = None, pinned_clock:typing.Optional[Timestamp] = None):
         self.server_base_url = server_base_url
         self.data_dir = data_dir
         if trust_anchors_pem is _DEFAULT:
@@ -9902,12 +11109,13 @@ class VerifierConfig:
             self.spki_pins = spki_pins
         self.allow_insecure_loopback = allow_insecure_loopback
         self.status_list_max_age = status_list_max_age
+        self.pinned_clock = pinned_clock
         
         
 
     
     def __str__(self):
-        return "VerifierConfig(server_base_url={}, data_dir={}, trust_anchors_pem={}, spki_pins={}, allow_insecure_loopback={}, status_list_max_age={})".format(self.server_base_url, self.data_dir, self.trust_anchors_pem, self.spki_pins, self.allow_insecure_loopback, self.status_list_max_age)
+        return "VerifierConfig(server_base_url={}, data_dir={}, trust_anchors_pem={}, spki_pins={}, allow_insecure_loopback={}, status_list_max_age={}, pinned_clock={})".format(self.server_base_url, self.data_dir, self.trust_anchors_pem, self.spki_pins, self.allow_insecure_loopback, self.status_list_max_age, self.pinned_clock)
     def __eq__(self, other):
         if self.server_base_url != other.server_base_url:
             return False
@@ -9921,6 +11129,8 @@ class VerifierConfig:
             return False
         if self.status_list_max_age != other.status_list_max_age:
             return False
+        if self.pinned_clock != other.pinned_clock:
+            return False
         return True
 
 class _UniffiFfiConverterTypeVerifierConfig(_UniffiConverterRustBuffer):
@@ -9933,6 +11143,7 @@ class _UniffiFfiConverterTypeVerifierConfig(_UniffiConverterRustBuffer):
             spki_pins=_UniffiFfiConverterSequenceString.read(buf),
             allow_insecure_loopback=_UniffiFfiConverterBoolean.read(buf),
             status_list_max_age=_UniffiFfiConverterOptionalDuration.read(buf),
+            pinned_clock=_UniffiFfiConverterOptionalTimestamp.read(buf),
         )
 
     @staticmethod
@@ -9943,6 +11154,7 @@ class _UniffiFfiConverterTypeVerifierConfig(_UniffiConverterRustBuffer):
         _UniffiFfiConverterSequenceString.check_lower(value.spki_pins)
         _UniffiFfiConverterBoolean.check_lower(value.allow_insecure_loopback)
         _UniffiFfiConverterOptionalDuration.check_lower(value.status_list_max_age)
+        _UniffiFfiConverterOptionalTimestamp.check_lower(value.pinned_clock)
 
     @staticmethod
     def write(value, buf):
@@ -9952,6 +11164,7 @@ class _UniffiFfiConverterTypeVerifierConfig(_UniffiConverterRustBuffer):
         _UniffiFfiConverterSequenceString.write(value.spki_pins, buf)
         _UniffiFfiConverterBoolean.write(value.allow_insecure_loopback, buf)
         _UniffiFfiConverterOptionalDuration.write(value.status_list_max_age, buf)
+        _UniffiFfiConverterOptionalTimestamp.write(value.pinned_clock, buf)
 
 
 
@@ -12348,6 +13561,29 @@ class _UniffiFfiConverterTypeVerifierRequest(_UniffiConverterRustBuffer):
 
 
 
+class _UniffiFfiConverterSequenceTypeDependant(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        for item in value:
+            _UniffiFfiConverterTypeDependant.check_lower(item)
+
+    @classmethod
+    def write(cls, value, buf):
+        items = len(value)
+        buf.write_i32(items)
+        for item in value:
+            _UniffiFfiConverterTypeDependant.write(item, buf)
+
+    @classmethod
+    def read(cls, buf):
+        count = buf.read_i32()
+        if count < 0:
+            raise InternalError("Unexpected negative sequence length")
+
+        return [
+            _UniffiFfiConverterTypeDependant.read(buf) for i in range(count)
+        ]
+
 class _UniffiFfiConverterSequenceTypeDeviceInfo(_UniffiConverterRustBuffer):
     @classmethod
     def check_lower(cls, value):
@@ -12499,8 +13735,9 @@ class AccountClientProtocol(typing.Protocol):
         signed with the old key and are re-signed only when the citizen confirms
         (`services().release_held_outbox(true, …)`). Returns how many requests are held.
         Main-safe; prompts once (the new key signs). Throws [`CitizenError`] (`NeedsLogin` when
-        the session has ended: the re-binding then needs a recovery, `OtpRejected`,
-        `PasscodeRejected`, `Refused` with `rebind.proof_invalid`).
+        the session has ended: re-bind with the chip instead,
+        `chip().complete_rebinding_with_chip`; `OtpRejected`, `PasscodeRejected`, `Refused` with
+        `rebind.proof_invalid`).
 """
         raise NotImplementedError
     async def complete_recovery(self, ) -> EnrollmentOutcome:
@@ -12510,6 +13747,23 @@ class AccountClientProtocol(typing.Protocol):
         Throws [`CitizenError`]: `Refused` with `recovery.waiting` before `ready_at`,
         `recovery.cancelled` if the old device or an official cancelled it (the recovery is then
         dropped here), `NotFound` with `recovery.unknown` when none waits.
+"""
+        raise NotImplementedError
+    async def complete_remote_lock(self, lock_id: str,otp: str) -> RemoteLockOutcome:
+        """
+        Lock a lost phone, step 2: the OTP sent to the registered phone locks the account's
+        active device (when the SIM is gone with the phone: `chip().remote_lock_with_chip`).
+        Main-safe; never prompts. Throws [`CitizenError`] (`OtpRejected`, `NotFound` with
+        `lock.unknown`, `Refused` with `lock.replayed`).
+"""
+        raise NotImplementedError
+    async def dependants(self, ) -> typing.List[Dependant]:
+        """
+        The children under 14 and wards the population register names the account holder as
+        parent or guardian of, each with its mandate (granted by the server for the relation;
+        every active one verified: the server's signature, this device's key, this dependant)
+        and the cases filed on the dependant's behalf. Logged in; network. Main-safe; never
+        prompts. Throws [`CitizenError`] (`Network` when a mandate does not verify).
 """
         raise NotImplementedError
     async def export_access_log(self, ) -> str:
@@ -12582,6 +13836,14 @@ class AccountClientProtocol(typing.Protocol):
         (the device key signs). Throws [`CitizenError`].
 """
         raise NotImplementedError
+    async def revoke_mandate(self, mandate_id: str) -> None:
+        """
+        Revoke one of the account holder's mandates (it cannot be used again; a new one is
+        granted only at a counter). Logged in; network. Main-safe; never prompts. Throws
+        [`CitizenError`] (`Refused` `delegation.revoked` when already revoked,
+        `delegation.not_dependant` for another guardian's mandate; `NotFound` for an unknown one).
+"""
+        raise NotImplementedError
     async def start_enrollment(self, input: EnrollmentInput) -> EnrollmentTicket:
         """
         Step 1 of enrollment: the number, date of birth and phone are validated locally, then
@@ -12610,6 +13872,16 @@ class AccountClientProtocol(typing.Protocol):
         period. Main-safe; may prompt (the new key signs). Throws [`CitizenError`] (`Refused`
         with `recovery.counter_required` before the official's approval, `recovery.chip_required`
         for a level-2 account: use `chip().start_recovery_with_chip`).
+"""
+        raise NotImplementedError
+    async def start_remote_lock(self, input: EnrollmentInput) -> RemoteLockTicket:
+        """
+        Lock a lost phone from this device (decision 48), step 1: the identifiers of the citizen
+        whose phone is lost (any citizen: this may be a relative's or a new phone, enrolled or
+        not), validated here and matched by the register; the OTP goes to the registered phone.
+        The identifiers alone never lock. Nothing is stored or logged on this device. Main-safe;
+        never prompts. Throws [`CitizenError`] (`InvalidInput` with field errors, `Refused` with
+        `no_match` or `rate_limited`).
 """
         raise NotImplementedError
     async def transfer_code(self, ) -> str:
@@ -12868,8 +14140,9 @@ class AccountClient(AccountClientProtocol):
         signed with the old key and are re-signed only when the citizen confirms
         (`services().release_held_outbox(true, …)`). Returns how many requests are held.
         Main-safe; prompts once (the new key signs). Throws [`CitizenError`] (`NeedsLogin` when
-        the session has ended: the re-binding then needs a recovery, `OtpRejected`,
-        `PasscodeRejected`, `Refused` with `rebind.proof_invalid`).
+        the session has ended: re-bind with the chip instead,
+        `chip().complete_rebinding_with_chip`; `OtpRejected`, `PasscodeRejected`, `Refused` with
+        `rebind.proof_invalid`).
 """
         
         _UniffiFfiConverterString.check_lower(otp)
@@ -12908,6 +14181,53 @@ class AccountClient(AccountClientProtocol):
         _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
         return await _uniffi_rust_call_async(
             _UniffiLib.uniffi_citizen_core_fn_method_accountclient_complete_recovery(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def complete_remote_lock(self, lock_id: str,otp: str) -> RemoteLockOutcome:
+        """
+        Lock a lost phone, step 2: the OTP sent to the registered phone locks the account's
+        active device (when the SIM is gone with the phone: `chip().remote_lock_with_chip`).
+        Main-safe; never prompts. Throws [`CitizenError`] (`OtpRejected`, `NotFound` with
+        `lock.unknown`, `Refused` with `lock.replayed`).
+"""
+        
+        _UniffiFfiConverterString.check_lower(lock_id)
+
+        _UniffiFfiConverterString.check_lower(otp)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(lock_id),
+            _UniffiFfiConverterString.lower(otp),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeRemoteLockOutcome.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_accountclient_complete_remote_lock(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def dependants(self, ) -> typing.List[Dependant]:
+        """
+        The children under 14 and wards the population register names the account holder as
+        parent or guardian of, each with its mandate (granted by the server for the relation;
+        every active one verified: the server's signature, this device's key, this dependant)
+        and the cases filed on the dependant's behalf. Logged in; network. Main-safe; never
+        prompts. Throws [`CitizenError`] (`Network` when a mandate does not verify).
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterSequenceTypeDependant.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_accountclient_dependants(*_uniffi_lowered_args),
             _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
             _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
             _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
@@ -13128,6 +14448,29 @@ class AccountClient(AccountClientProtocol):
             _uniffi_lift_return,
             _uniffi_error_converter,
         )
+    async def revoke_mandate(self, mandate_id: str) -> None:
+        """
+        Revoke one of the account holder's mandates (it cannot be used again; a new one is
+        granted only at a counter). Logged in; network. Main-safe; never prompts. Throws
+        [`CitizenError`] (`Refused` `delegation.revoked` when already revoked,
+        `delegation.not_dependant` for another guardian's mandate; `NotFound` for an unknown one).
+"""
+        
+        _UniffiFfiConverterString.check_lower(mandate_id)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(mandate_id),
+        )
+        _uniffi_lift_return = lambda val: None
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_accountclient_revoke_mandate(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_void,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_void,
+            _UniffiLib.ffi_citizen_core_rust_future_free_void,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
     async def start_enrollment(self, input: EnrollmentInput) -> EnrollmentTicket:
         """
         Step 1 of enrollment: the number, date of birth and phone are validated locally, then
@@ -13212,6 +14555,31 @@ class AccountClient(AccountClientProtocol):
         _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
         return await _uniffi_rust_call_async(
             _UniffiLib.uniffi_citizen_core_fn_method_accountclient_start_recovery_at_counter(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def start_remote_lock(self, input: EnrollmentInput) -> RemoteLockTicket:
+        """
+        Lock a lost phone from this device (decision 48), step 1: the identifiers of the citizen
+        whose phone is lost (any citizen: this may be a relative's or a new phone, enrolled or
+        not), validated here and matched by the register; the OTP goes to the registered phone.
+        The identifiers alone never lock. Nothing is stored or logged on this device. Main-safe;
+        never prompts. Throws [`CitizenError`] (`InvalidInput` with field errors, `Refused` with
+        `no_match` or `rate_limited`).
+"""
+        
+        _UniffiFfiConverterTypeEnrollmentInput.check_lower(input)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterTypeEnrollmentInput.lower(input),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeRemoteLockTicket.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_accountclient_start_remote_lock(*_uniffi_lowered_args),
             _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
             _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
             _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
@@ -13971,11 +15339,35 @@ class ChipClientProtocol(typing.Protocol):
     to fake in a test of a view model.
 """
     
+    async def complete_rebinding_with_chip(self, otp: str,passcode: str,key_options: KeyOptions,transport: ApduTransport,key: ChipAccessKey,observer: typing.Optional[ChipReadObserver]) -> int:
+        """
+        Re-binding with the chip (issue 15, decision 48), when the device key was invalidated
+        **and** the session has ended (or instead of the session): after
+        `account().start_rebinding()` (the OTP went to the registered phone), the passcode, then a
+        read of the chip-based ID card with active authentication over the re-binding, then a new
+        device key on this device. The server checks the card against the register and rotates
+        the key; queued requests are held as with `account().complete_rebinding`. Returns how many
+        are held. Nothing of the card is kept. Main-safe; prompts once (the new key signs).
+        Throws [`CitizenError`] (`Card`, `Cancelled`, `OtpRejected`, `PasscodeRejected`,
+        `NotFound` with `rebind.no_pending`, `Refused` with a `chip.*` code or
+        `recovery.replayed`).
+"""
+        raise NotImplementedError
     async def identity_level(self, ) -> int:
         """
         The identity level the device's credential states: 1 (enrolled with number, birth date
         and OTP) or 2 (verified from the chip). Without a stored credential, 1; no network call.
         Main-safe; never prompts. Throws [`CitizenError`].
+"""
+        raise NotImplementedError
+    async def remote_lock_with_chip(self, lock_id: str,transport: ApduTransport,key: ChipAccessKey,observer: typing.Optional[ChipReadObserver]) -> RemoteLockOutcome:
+        """
+        Lock a lost phone with the chip instead of the OTP (decision 48; the SIM went with the
+        phone): after `account().start_remote_lock(…)`, read the citizen's chip-based ID card
+        with active authentication over the lock id; the server checks it against the register
+        and locks the account's active device. Nothing of the card is kept; nothing is stored on
+        this device. Main-safe; never prompts. Throws [`CitizenError`] (`Card`, `Cancelled`,
+        `Refused` with a `chip.*` code or `lock.replayed`, `NotFound` with `lock.unknown`).
 """
         raise NotImplementedError
     async def start_recovery_with_chip(self, otp: str,new_passcode: str,key_options: KeyOptions,transport: ApduTransport,key: ChipAccessKey,observer: typing.Optional[ChipReadObserver]) -> RecoveryTicket:
@@ -14033,6 +15425,50 @@ class ChipClient(ChipClientProtocol):
         inst = cls.__new__(cls)
         inst._handle = handle
         return inst
+    async def complete_rebinding_with_chip(self, otp: str,passcode: str,key_options: KeyOptions,transport: ApduTransport,key: ChipAccessKey,observer: typing.Optional[ChipReadObserver]) -> int:
+        """
+        Re-binding with the chip (issue 15, decision 48), when the device key was invalidated
+        **and** the session has ended (or instead of the session): after
+        `account().start_rebinding()` (the OTP went to the registered phone), the passcode, then a
+        read of the chip-based ID card with active authentication over the re-binding, then a new
+        device key on this device. The server checks the card against the register and rotates
+        the key; queued requests are held as with `account().complete_rebinding`. Returns how many
+        are held. Nothing of the card is kept. Main-safe; prompts once (the new key signs).
+        Throws [`CitizenError`] (`Card`, `Cancelled`, `OtpRejected`, `PasscodeRejected`,
+        `NotFound` with `rebind.no_pending`, `Refused` with a `chip.*` code or
+        `recovery.replayed`).
+"""
+        
+        _UniffiFfiConverterString.check_lower(otp)
+
+        _UniffiFfiConverterString.check_lower(passcode)
+
+        _UniffiFfiConverterTypeKeyOptions.check_lower(key_options)
+
+        _UniffiFfiConverterTypeApduTransport.check_lower(transport)
+
+        _UniffiFfiConverterTypeChipAccessKey.check_lower(key)
+
+        _UniffiFfiConverterOptionalTypeChipReadObserver.check_lower(observer)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(otp),
+            _UniffiFfiConverterString.lower(passcode),
+            _UniffiFfiConverterTypeKeyOptions.lower(key_options),
+            _UniffiFfiConverterTypeApduTransport.lower(transport),
+            _UniffiFfiConverterTypeChipAccessKey.lower(key),
+            _UniffiFfiConverterOptionalTypeChipReadObserver.lower(observer),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterInt32.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_chipclient_complete_rebinding_with_chip(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_i32,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_i32,
+            _UniffiLib.ffi_citizen_core_rust_future_free_i32,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
     async def identity_level(self, ) -> int:
         """
         The identity level the device's credential states: 1 (enrolled with number, birth date
@@ -14049,6 +15485,40 @@ class ChipClient(ChipClientProtocol):
             _UniffiLib.ffi_citizen_core_rust_future_poll_i32,
             _UniffiLib.ffi_citizen_core_rust_future_complete_i32,
             _UniffiLib.ffi_citizen_core_rust_future_free_i32,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def remote_lock_with_chip(self, lock_id: str,transport: ApduTransport,key: ChipAccessKey,observer: typing.Optional[ChipReadObserver]) -> RemoteLockOutcome:
+        """
+        Lock a lost phone with the chip instead of the OTP (decision 48; the SIM went with the
+        phone): after `account().start_remote_lock(…)`, read the citizen's chip-based ID card
+        with active authentication over the lock id; the server checks it against the register
+        and locks the account's active device. Nothing of the card is kept; nothing is stored on
+        this device. Main-safe; never prompts. Throws [`CitizenError`] (`Card`, `Cancelled`,
+        `Refused` with a `chip.*` code or `lock.replayed`, `NotFound` with `lock.unknown`).
+"""
+        
+        _UniffiFfiConverterString.check_lower(lock_id)
+
+        _UniffiFfiConverterTypeApduTransport.check_lower(transport)
+
+        _UniffiFfiConverterTypeChipAccessKey.check_lower(key)
+
+        _UniffiFfiConverterOptionalTypeChipReadObserver.check_lower(observer)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(lock_id),
+            _UniffiFfiConverterTypeApduTransport.lower(transport),
+            _UniffiFfiConverterTypeChipAccessKey.lower(key),
+            _UniffiFfiConverterOptionalTypeChipReadObserver.lower(observer),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeRemoteLockOutcome.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_chipclient_remote_lock_with_chip(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
             _uniffi_lift_return,
             _uniffi_error_converter,
         )
@@ -14159,6 +15629,31 @@ class _UniffiFfiConverterTypeChipClient:
     def write(cls, value: ChipClient, buf: _UniffiRustBuffer):
         buf.write_u64(cls.lower(value))
 
+class _UniffiFfiConverterOptionalTypeHeldCredentialInfo(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        if value is not None:
+            _UniffiFfiConverterTypeHeldCredentialInfo.check_lower(value)
+
+    @classmethod
+    def write(cls, value, buf):
+        if value is None:
+            buf.write_u8(0)
+            return
+
+        buf.write_u8(1)
+        _UniffiFfiConverterTypeHeldCredentialInfo.write(value, buf)
+
+    @classmethod
+    def read(cls, buf):
+        flag = buf.read_u8()
+        if flag == 0:
+            return None
+        elif flag == 1:
+            return _UniffiFfiConverterTypeHeldCredentialInfo.read(buf)
+        else:
+            raise InternalError("Unexpected flag byte for optional type")
+
 class _UniffiFfiConverterSequenceTypeReceiptInfo(_UniffiConverterRustBuffer):
     @classmethod
     def check_lower(cls, value):
@@ -14182,6 +15677,19 @@ class _UniffiFfiConverterSequenceTypeReceiptInfo(_UniffiConverterRustBuffer):
             _UniffiFfiConverterTypeReceiptInfo.read(buf) for i in range(count)
         ]
 
+class _UniffiFfiConverterUInt32(_UniffiConverterPrimitiveInt):
+    CLASS_NAME = "u32"
+    VALUE_MIN = 0
+    VALUE_MAX = 2**32
+
+    @staticmethod
+    def read(buf):
+        return buf.read_u32()
+
+    @staticmethod
+    def write(value, buf):
+        buf.write_u32(value)
+
 
 class ConsentClientProtocol(typing.Protocol):
     """
@@ -14195,6 +15703,14 @@ class ConsentClientProtocol(typing.Protocol):
         a consent receipt binding the relying party, origin, session, nonce, claims and counter;
         the server countersigns it. The receipt is verified and stored. Main-safe; may prompt
         (the device key signs). Throws [`CitizenError`].
+"""
+        raise NotImplementedError
+    async def credential_info(self, check_status: bool) -> typing.Optional[HeldCredentialInfo]:
+        """
+        The identity credential this device holds (`None` when none is held): its claims and
+        values, and, when `check_status`, whether the issuer has revoked it (fetches and verifies
+        the server's status list). Main-safe; never prompts. Throws [`CitizenError`]
+        (`NeedsEnrollment`, `Network` when checking, `Storage`).
 """
         raise NotImplementedError
     async def deny_login(self, session_id: str) -> None:
@@ -14269,6 +15785,16 @@ class ConsentClientProtocol(typing.Protocol):
         `NeedsLogin`, `Network`, `KeyStore`, `Refused`).
 """
         raise NotImplementedError
+    async def sync_receipts(self, ) -> int:
+        """
+        Send the receipts of in-person presentations made offline to the server for its
+        countersignature (online), and store each one checked. Signed by the bookkeeping key:
+        never prompts. Also done after each `services().sync_cases()`. Returns how many were
+        countersigned now (0 when none waits, or before the bookkeeping key is registered).
+        Main-safe. Throws [`CitizenError`] (`Network`: they stay pending and are sent next time;
+        `Refused` `consent.countersignature_invalid` for an answer that does not verify).
+"""
+        raise NotImplementedError
 
 class ConsentClient(ConsentClientProtocol):
     """
@@ -14321,6 +15847,29 @@ class ConsentClient(ConsentClientProtocol):
         _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
         return await _uniffi_rust_call_async(
             _UniffiLib.uniffi_citizen_core_fn_method_consentclient_approve_login(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def credential_info(self, check_status: bool) -> typing.Optional[HeldCredentialInfo]:
+        """
+        The identity credential this device holds (`None` when none is held): its claims and
+        values, and, when `check_status`, whether the issuer has revoked it (fetches and verifies
+        the server's status list). Main-safe; never prompts. Throws [`CitizenError`]
+        (`NeedsEnrollment`, `Network` when checking, `Storage`).
+"""
+        
+        _UniffiFfiConverterBoolean.check_lower(check_status)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterBoolean.lower(check_status),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterOptionalTypeHeldCredentialInfo.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_consentclient_credential_info(*_uniffi_lowered_args),
             _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
             _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
             _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
@@ -14528,6 +16077,28 @@ class ConsentClient(ConsentClientProtocol):
             _uniffi_lift_return,
             _uniffi_error_converter,
         )
+    async def sync_receipts(self, ) -> int:
+        """
+        Send the receipts of in-person presentations made offline to the server for its
+        countersignature (online), and store each one checked. Signed by the bookkeeping key:
+        never prompts. Also done after each `services().sync_cases()`. Returns how many were
+        countersigned now (0 when none waits, or before the bookkeeping key is registered).
+        Main-safe. Throws [`CitizenError`] (`Network`: they stay pending and are sent next time;
+        `Refused` `consent.countersignature_invalid` for an answer that does not verify).
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterUInt32.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_consentclient_sync_receipts(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_u32,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_u32,
+            _UniffiLib.ffi_citizen_core_rust_future_free_u32,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
 
 
 
@@ -14579,6 +16150,29 @@ class _UniffiFfiConverterSequenceTypeDocumentSummary(_UniffiConverterRustBuffer)
 
         return [
             _UniffiFfiConverterTypeDocumentSummary.read(buf) for i in range(count)
+        ]
+
+class _UniffiFfiConverterSequenceTypeDependantDocument(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        for item in value:
+            _UniffiFfiConverterTypeDependantDocument.check_lower(item)
+
+    @classmethod
+    def write(cls, value, buf):
+        items = len(value)
+        buf.write_i32(items)
+        for item in value:
+            _UniffiFfiConverterTypeDependantDocument.write(item, buf)
+
+    @classmethod
+    def read(cls, buf):
+        count = buf.read_i32()
+        if count < 0:
+            raise InternalError("Unexpected negative sequence length")
+
+        return [
+            _UniffiFfiConverterTypeDependantDocument.read(buf) for i in range(count)
         ]
 
 
@@ -15127,6 +16721,22 @@ class DocumentsClientProtocol(typing.Protocol):
         prompts. Throws [`CitizenError`] (`NotFound` `documents.unknown`).
 """
         raise NotImplementedError
+    async def delete_for_dependant(self, id: str) -> None:
+        """
+        Delete a held dependant's document from this device. Offline. Main-safe; never prompts.
+        Throws [`CitizenError`] (`NotFound` `documents.unknown`).
+"""
+        raise NotImplementedError
+    async def fetch_for_dependant(self, dependant_cccd: str,document_type: DocumentType) -> DependantDocument:
+        """
+        Fetch the document `document_type` of the dependant with CCCD number `dependant_cccd`
+        under their active mandate: issued by the server bound to this device's key, checked
+        (trust list, issuer, this device's key, the dependant, the mandate) and stored sealed,
+        replacing an earlier one of the same dependant and kind. Logged in; network. Main-safe;
+        never prompts. Throws [`CitizenError`] (`Refused` `delegation.not_dependant`,
+        `delegation.revoked`, `delegation.expired`, `delegation.out_of_scope`; `Network`).
+"""
+        raise NotImplementedError
     async def get(self, id: str) -> DocumentDetail:
         """
         One held document with its labelled fields (Vietnamese and English) and its portrait.
@@ -15138,6 +16748,24 @@ class DocumentsClientProtocol(typing.Protocol):
         """
         The held documents (CCCD, driving licence, health insurance, vehicle registration order).
         Offline. Main-safe; never prompts. Throws [`CitizenError`] (`Internal`).
+"""
+        raise NotImplementedError
+    async def list_for_dependants(self, ) -> typing.List[DependantDocument]:
+        """
+        The held documents of dependants, by dependant then kind. Offline. Main-safe; never
+        prompts.
+"""
+        raise NotImplementedError
+    async def present_for_dependant(self, id: str,fields: typing.List[str],verifier_id: str,nonce: str,passcode: str) -> OnBehalfShare:
+        """
+        Present the held dependant's document `id` to the verifier `verifier_id` (the audience)
+        for its `nonce`, disclosing only `fields`: the citizen's passcode, a key-binding JWT
+        signed in the key store (purpose document presentation, user-initiated), the mandate
+        attached; a consent receipt and an activity entry (naming the mandate, not the
+        dependant) record it. Offline. Main-safe; prompts only through the key store for this
+        call. Throws [`CitizenError`] (`PasscodeRejected`; `NotFound` `documents.unknown`;
+        `Refused` `delegation.expired` when the stored mandate has ended — fetch again;
+        `InvalidInput` for a field the document does not hold).
 """
         raise NotImplementedError
     async def refresh(self, ) -> typing.List[DocumentSummary]:
@@ -15218,6 +16846,55 @@ class DocumentsClient(DocumentsClientProtocol):
             _uniffi_lift_return,
             _uniffi_error_converter,
         )
+    async def delete_for_dependant(self, id: str) -> None:
+        """
+        Delete a held dependant's document from this device. Offline. Main-safe; never prompts.
+        Throws [`CitizenError`] (`NotFound` `documents.unknown`).
+"""
+        
+        _UniffiFfiConverterString.check_lower(id)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(id),
+        )
+        _uniffi_lift_return = lambda val: None
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_documentsclient_delete_for_dependant(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_void,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_void,
+            _UniffiLib.ffi_citizen_core_rust_future_free_void,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def fetch_for_dependant(self, dependant_cccd: str,document_type: DocumentType) -> DependantDocument:
+        """
+        Fetch the document `document_type` of the dependant with CCCD number `dependant_cccd`
+        under their active mandate: issued by the server bound to this device's key, checked
+        (trust list, issuer, this device's key, the dependant, the mandate) and stored sealed,
+        replacing an earlier one of the same dependant and kind. Logged in; network. Main-safe;
+        never prompts. Throws [`CitizenError`] (`Refused` `delegation.not_dependant`,
+        `delegation.revoked`, `delegation.expired`, `delegation.out_of_scope`; `Network`).
+"""
+        
+        _UniffiFfiConverterString.check_lower(dependant_cccd)
+
+        _UniffiFfiConverterTypeDocumentType.check_lower(document_type)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(dependant_cccd),
+            _UniffiFfiConverterTypeDocumentType.lower(document_type),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeDependantDocument.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_documentsclient_fetch_for_dependant(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
     async def get(self, id: str) -> DocumentDetail:
         """
         One held document with its labelled fields (Vietnamese and English) and its portrait.
@@ -15252,6 +16929,63 @@ class DocumentsClient(DocumentsClientProtocol):
         _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
         return await _uniffi_rust_call_async(
             _UniffiLib.uniffi_citizen_core_fn_method_documentsclient_list(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def list_for_dependants(self, ) -> typing.List[DependantDocument]:
+        """
+        The held documents of dependants, by dependant then kind. Offline. Main-safe; never
+        prompts.
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterSequenceTypeDependantDocument.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_documentsclient_list_for_dependants(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def present_for_dependant(self, id: str,fields: typing.List[str],verifier_id: str,nonce: str,passcode: str) -> OnBehalfShare:
+        """
+        Present the held dependant's document `id` to the verifier `verifier_id` (the audience)
+        for its `nonce`, disclosing only `fields`: the citizen's passcode, a key-binding JWT
+        signed in the key store (purpose document presentation, user-initiated), the mandate
+        attached; a consent receipt and an activity entry (naming the mandate, not the
+        dependant) record it. Offline. Main-safe; prompts only through the key store for this
+        call. Throws [`CitizenError`] (`PasscodeRejected`; `NotFound` `documents.unknown`;
+        `Refused` `delegation.expired` when the stored mandate has ended — fetch again;
+        `InvalidInput` for a field the document does not hold).
+"""
+        
+        _UniffiFfiConverterString.check_lower(id)
+
+        _UniffiFfiConverterSequenceString.check_lower(fields)
+
+        _UniffiFfiConverterString.check_lower(verifier_id)
+
+        _UniffiFfiConverterString.check_lower(nonce)
+
+        _UniffiFfiConverterString.check_lower(passcode)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(id),
+            _UniffiFfiConverterSequenceString.lower(fields),
+            _UniffiFfiConverterString.lower(verifier_id),
+            _UniffiFfiConverterString.lower(nonce),
+            _UniffiFfiConverterString.lower(passcode),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeOnBehalfShare.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_documentsclient_present_for_dependant(*_uniffi_lowered_args),
             _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
             _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
             _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
@@ -15989,6 +17723,16 @@ class ServicesClientProtocol(typing.Protocol):
         Main-safe; never prompts. Throws [`CitizenError`].
 """
         raise NotImplementedError
+    async def create_draft_for(self, procedure_id: str,dependant_cccd: str) -> Draft:
+        """
+        A new draft of `procedure_id` on behalf of the dependant with CCCD number
+        `dependant_cccd`, auto-filled and locked from the dependant's register record; submitted
+        like any draft (signed by this device's key, the mandate id in the signed payload). The
+        mandate must be active and cover the procedure. Logged in; network. Main-safe; never
+        prompts. Throws [`CitizenError`] (`Refused` `delegation.not_dependant`,
+        `delegation.out_of_scope`, `delegation.expired`, `delegation.revoked`).
+"""
+        raise NotImplementedError
     async def create_supplement_draft(self, case_number: str) -> Draft:
         """
         A draft answering a supplement request of `case_number`: the original values, the
@@ -16255,6 +17999,34 @@ class ServicesClient(ServicesClientProtocol):
         _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
         return await _uniffi_rust_call_async(
             _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_create_draft(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def create_draft_for(self, procedure_id: str,dependant_cccd: str) -> Draft:
+        """
+        A new draft of `procedure_id` on behalf of the dependant with CCCD number
+        `dependant_cccd`, auto-filled and locked from the dependant's register record; submitted
+        like any draft (signed by this device's key, the mandate id in the signed payload). The
+        mandate must be active and cover the procedure. Logged in; network. Main-safe; never
+        prompts. Throws [`CitizenError`] (`Refused` `delegation.not_dependant`,
+        `delegation.out_of_scope`, `delegation.expired`, `delegation.revoked`).
+"""
+        
+        _UniffiFfiConverterString.check_lower(procedure_id)
+
+        _UniffiFfiConverterString.check_lower(dependant_cccd)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(procedure_id),
+            _UniffiFfiConverterString.lower(dependant_cccd),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeDraft.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_servicesclient_create_draft_for(*_uniffi_lowered_args),
             _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
             _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
             _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
@@ -17799,6 +19571,31 @@ class _UniffiFfiConverterTypeDeviceKeyStore:
     def write(cls, value: DeviceKeyStore, buf: _UniffiRustBuffer):
         buf.write_u64(cls.lower(value))
 
+class _UniffiFfiConverterOptionalTypeEnrolledReader(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        if value is not None:
+            _UniffiFfiConverterTypeEnrolledReader.check_lower(value)
+
+    @classmethod
+    def write(cls, value, buf):
+        if value is None:
+            buf.write_u8(0)
+            return
+
+        buf.write_u8(1)
+        _UniffiFfiConverterTypeEnrolledReader.write(value, buf)
+
+    @classmethod
+    def read(cls, buf):
+        flag = buf.read_u8()
+        if flag == 0:
+            return None
+        elif flag == 1:
+            return _UniffiFfiConverterTypeEnrolledReader.read(buf)
+        else:
+            raise InternalError("Unexpected flag byte for optional type")
+
 
 class VerifierSessionProtocol(typing.Protocol):
     """
@@ -17902,6 +19699,25 @@ class VerifierProtocol(typing.Protocol):
     when online; verify in-person presentations offline.
 """
     
+    async def enrol_reader(self, official_token: str,role: VerifierRole) -> EnrolledReader:
+        """
+        Enrol this verifier as an authenticated reader of `role` (online, once per terminal and
+        every 90 days): a reader key is generated on this machine, its public half certified by
+        the server under the reader root of the trust list (the operator's `official_token`
+        authorises it), the certificate checked, and both kept in the data directory. From then
+        on every request is signed and the citizen's phone shows this reader's name; the
+        elements it may ask for are those of `role`. Needs a refreshed trust list. Replaces a
+        previous enrolment only on success. Main-safe. Throws [`CitizenError`] (`Network`;
+        `Refused` `verifier.no_trust_list`, `verifier.reader_certificate_invalid`; `Server`
+        `official_unauthorized` for a wrong token).
+"""
+        raise NotImplementedError
+    async def enrolled_reader(self, ) -> typing.Optional[EnrolledReader]:
+        """
+        The reader identity this verifier signs its requests with; `None` when not enrolled
+        (requests are then anonymous). Offline. Main-safe.
+"""
+        raise NotImplementedError
     async def refresh_trust(self, ) -> TrustStatus:
         """
         Fetch the server's keys, the signed trust list and the token status list, verify each,
@@ -17912,7 +19728,8 @@ class VerifierProtocol(typing.Protocol):
     async def start_session(self, engagement_qr: str,request: VerifierRequest,transport: MdocTransport) -> VerifierSession:
         """
         Start a session with the citizen's phone whose QR code is `engagement_qr`, asking for
-        `request`, over `transport`: the request is sent at once. Offline. Main-safe. Throws
+        `request`, over `transport`: the request is sent at once, signed with the reader key when
+        this verifier is enrolled (`enrol_reader`), anonymous otherwise. Offline. Main-safe. Throws
         [`CitizenError`] (`Refused` `verifier.no_trust_list`, `mdoc.engagement_invalid`,
         `mdoc.transport_failed`).
 """
@@ -17930,6 +19747,20 @@ class VerifierProtocol(typing.Protocol):
         level) and the device's signature of the last 60 s. Single use is checked only online
         (`/v1/identity/verify`). Main-safe. Throws [`CitizenError`] (`Refused` `idqr.*`,
         `verifier.no_trust_list`).
+"""
+        raise NotImplementedError
+    async def verify_on_behalf(self, presentation: str,verifier_id: str,nonce: str) -> OnBehalfVerification:
+        """
+        Verify a dependant's document presented by a guardian (`OnBehalfShare.presentation`)
+        offline with the cached server keys and trust list: the mandate (server key, type, not
+        ended), the document (issuer chain, signature, disclosures), the key-binding JWT for
+        `verifier_id` and the `nonce` this verifier asked with, the mandate naming the
+        presenting key, covering the document kind, and naming the document's subject; then the
+        document's status in the cached status list. Main-safe; never prompts. Throws
+        [`CitizenError`] (`Refused` `verifier.no_trust_list`, `mdoc.revoked`,
+        `delegation.mandate_invalid`, `delegation.expired`, `delegation.wrong_holder`,
+        `delegation.out_of_scope`, `delegation.not_dependant`, `consent.presentation_replayed`,
+        `consent.presentation_wrong_audience`, `documents.sd_jwt_invalid`).
 """
         raise NotImplementedError
 
@@ -17982,6 +19813,55 @@ class Verifier(VerifierProtocol):
         inst = cls.__new__(cls)
         inst._handle = handle
         return inst
+    async def enrol_reader(self, official_token: str,role: VerifierRole) -> EnrolledReader:
+        """
+        Enrol this verifier as an authenticated reader of `role` (online, once per terminal and
+        every 90 days): a reader key is generated on this machine, its public half certified by
+        the server under the reader root of the trust list (the operator's `official_token`
+        authorises it), the certificate checked, and both kept in the data directory. From then
+        on every request is signed and the citizen's phone shows this reader's name; the
+        elements it may ask for are those of `role`. Needs a refreshed trust list. Replaces a
+        previous enrolment only on success. Main-safe. Throws [`CitizenError`] (`Network`;
+        `Refused` `verifier.no_trust_list`, `verifier.reader_certificate_invalid`; `Server`
+        `official_unauthorized` for a wrong token).
+"""
+        
+        _UniffiFfiConverterString.check_lower(official_token)
+
+        _UniffiFfiConverterTypeVerifierRole.check_lower(role)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(official_token),
+            _UniffiFfiConverterTypeVerifierRole.lower(role),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeEnrolledReader.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_verifier_enrol_reader(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def enrolled_reader(self, ) -> typing.Optional[EnrolledReader]:
+        """
+        The reader identity this verifier signs its requests with; `None` when not enrolled
+        (requests are then anonymous). Offline. Main-safe.
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterOptionalTypeEnrolledReader.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_verifier_enrolled_reader(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
     async def refresh_trust(self, ) -> TrustStatus:
         """
         Fetch the server's keys, the signed trust list and the token status list, verify each,
@@ -18004,7 +19884,8 @@ class Verifier(VerifierProtocol):
     async def start_session(self, engagement_qr: str,request: VerifierRequest,transport: MdocTransport) -> VerifierSession:
         """
         Start a session with the citizen's phone whose QR code is `engagement_qr`, asking for
-        `request`, over `transport`: the request is sent at once. Offline. Main-safe. Throws
+        `request`, over `transport`: the request is sent at once, signed with the reader key when
+        this verifier is enrolled (`enrol_reader`), anonymous otherwise. Offline. Main-safe. Throws
         [`CitizenError`] (`Refused` `verifier.no_trust_list`, `mdoc.engagement_invalid`,
         `mdoc.transport_failed`).
 """
@@ -18066,6 +19947,41 @@ class Verifier(VerifierProtocol):
         _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
         return await _uniffi_rust_call_async(
             _UniffiLib.uniffi_citizen_core_fn_method_verifier_verify_identity_qr(*_uniffi_lowered_args),
+            _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
+            _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
+            _uniffi_lift_return,
+            _uniffi_error_converter,
+        )
+    async def verify_on_behalf(self, presentation: str,verifier_id: str,nonce: str) -> OnBehalfVerification:
+        """
+        Verify a dependant's document presented by a guardian (`OnBehalfShare.presentation`)
+        offline with the cached server keys and trust list: the mandate (server key, type, not
+        ended), the document (issuer chain, signature, disclosures), the key-binding JWT for
+        `verifier_id` and the `nonce` this verifier asked with, the mandate naming the
+        presenting key, covering the document kind, and naming the document's subject; then the
+        document's status in the cached status list. Main-safe; never prompts. Throws
+        [`CitizenError`] (`Refused` `verifier.no_trust_list`, `mdoc.revoked`,
+        `delegation.mandate_invalid`, `delegation.expired`, `delegation.wrong_holder`,
+        `delegation.out_of_scope`, `delegation.not_dependant`, `consent.presentation_replayed`,
+        `consent.presentation_wrong_audience`, `documents.sd_jwt_invalid`).
+"""
+        
+        _UniffiFfiConverterString.check_lower(presentation)
+
+        _UniffiFfiConverterString.check_lower(verifier_id)
+
+        _UniffiFfiConverterString.check_lower(nonce)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(presentation),
+            _UniffiFfiConverterString.lower(verifier_id),
+            _UniffiFfiConverterString.lower(nonce),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeOnBehalfVerification.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+        return await _uniffi_rust_call_async(
+            _UniffiLib.uniffi_citizen_core_fn_method_verifier_verify_on_behalf(*_uniffi_lowered_args),
             _UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer,
             _UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer,
             _UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer,
@@ -18341,6 +20257,34 @@ def verify_activity_log_export(json: str,server_key_jwk: str) -> ActivityLogRepo
         *_uniffi_lowered_args,
     )
     return _uniffi_lift_return(_uniffi_ffi_result)
+def verify_mandate(signed: str,server_key_jwk: str,issuer: str) -> VerifiedMandate:
+    """
+    Verify a mandate (`Mandate.signed`) offline, as a verifier at a counter does: the server's
+    signature under `server_key_jwk` (a JWK or JWKS obtained independently), its `typ`
+    `citizen-mandate+jwt`, issuer `issuer` (the server's origin), and that it has not ended.
+    Pure computation: main-safe, never prompts. Throws [`CitizenError`] (`Refused`
+    `delegation.mandate_invalid` for a forged or altered one, `delegation.expired`;
+    `InvalidInput` when the key is not a JWK).
+"""
+    
+    _UniffiFfiConverterString.check_lower(signed)
+
+    _UniffiFfiConverterString.check_lower(server_key_jwk)
+
+    _UniffiFfiConverterString.check_lower(issuer)
+    _uniffi_lowered_args = (
+        _UniffiFfiConverterString.lower(signed),
+        _UniffiFfiConverterString.lower(server_key_jwk),
+        _UniffiFfiConverterString.lower(issuer),
+    )
+    _uniffi_lift_return = _UniffiFfiConverterTypeVerifiedMandate.lift
+    _uniffi_error_converter = _UniffiFfiConverterTypeCitizenError
+    _uniffi_ffi_result = _uniffi_rust_call_with_error(
+        _uniffi_error_converter,
+        _UniffiLib.uniffi_citizen_core_fn_func_verify_mandate,
+        *_uniffi_lowered_args,
+    )
+    return _uniffi_lift_return(_uniffi_ffi_result)
 def verify_receipt_export(json: str,server_key_jwk: typing.Optional[str]) -> int:
     """
     Verify an exported receipt file (JSON from `export_receipts`) on its own: every receipt's
@@ -18383,9 +20327,12 @@ __all__ = [
     "Platform",
     "DeviceStatus",
     "EnrollmentState",
-    "SignatureFormat",
+    "GuardianRelation",
+    "MandateState",
     "DocumentType",
+    "SignatureFormat",
     "DraftStatus",
+    "VerifierRole",
     "FieldKind",
     "ConsentKind",
     "ShareDelivery",
@@ -18427,17 +20374,22 @@ __all__ = [
     "CoreConfig",
     "CoreStatus",
     "DateRule",
+    "Mandate",
+    "DependantCase",
+    "Dependant",
+    "DocumentField",
+    "DependantDocument",
     "DeviceInfo",
     "DeviceSignature",
     "DeviceStatusInfo",
     "DisclosedElement",
     "DisclosedDocument",
     "DocumentSummary",
-    "DocumentField",
     "DocumentDetail",
     "DraftAttachment",
     "Draft",
     "ElementSelection",
+    "EnrolledReader",
     "EnrollmentInput",
     "EnrollmentOutcome",
     "EnrollmentTicket",
@@ -18445,11 +20397,14 @@ __all__ = [
     "FieldError",
     "OptionSpec",
     "FormField",
+    "HeldCredentialInfo",
     "IdentityQrCode",
     "KeyOptions",
     "ReceiptInfo",
     "LoginApproval",
     "LoginRequestInfo",
+    "OnBehalfShare",
+    "OnBehalfVerification",
     "OutboxItem",
     "OutboxSyncReport",
     "PasscodeResetTicket",
@@ -18462,6 +20417,8 @@ __all__ = [
     "RebindTicket",
     "RecoveryNoticeInfo",
     "RecoveryTicket",
+    "RemoteLockOutcome",
+    "RemoteLockTicket",
     "RequestedElementSpec",
     "SessionInfo",
     "ShareOutcome",
@@ -18471,6 +20428,7 @@ __all__ = [
     "VerificationCheck",
     "VerificationVerdict",
     "VerifiedIdentityQr",
+    "VerifiedMandate",
     "VerifierConfig",
     "communes",
     "core_version",
@@ -18481,6 +20439,7 @@ __all__ = [
     "validate_enrollment_input",
     "verify_access_log_export",
     "verify_activity_log_export",
+    "verify_mandate",
     "verify_receipt_export",
     "AccountClient",
     "AccountClientProtocol",

@@ -5,6 +5,8 @@
   sign), then completed once; the old phone learns why.
 * The device key is invalidated (biometrics changed) → re-binding with passcode + OTP on the
   same device → the request queued before is kept and re-signed only after the citizen confirms.
+* Decision 48: the citizen locks the lost phone from the portal (any browser) with the OTP —
+  the identifiers alone never lock; and re-binds with the chip when the session has ended.
 
 Each test runs its own server: the recovery one trusts the software card's test CSCA and waits
 2 s instead of 24 h (`--recovery-wait-secs`); the Rust tests cover the 24 h with a manual clock.
@@ -17,6 +19,7 @@ import json
 import ssl
 import subprocess
 import time
+import urllib.error
 import urllib.request
 from urllib.parse import urlparse
 
@@ -42,6 +45,19 @@ def official(server, path: str, body: dict) -> int:
     )
     with urllib.request.urlopen(req, context=ctx) as r:
         return r.status
+
+
+def post(server, path: str, body: dict) -> tuple[int, dict]:
+    """A plain JSON POST, as the portal's page sends it (no core, no token): (status, body)."""
+    ctx = ssl.create_default_context(cadata=server.ca_pem)
+    req = urllib.request.Request(
+        server.base_url + path, data=json.dumps(body).encode(), method="POST", headers={"content-type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(req, context=ctx) as r:
+            return r.status, json.loads(r.read() or b"{}")
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"{}")
 
 
 def phone(server, tmp_path, name: str) -> tuple[Device, cc.CitizenCore]:
@@ -205,3 +221,64 @@ def test_key_invalidation_is_re_bound_with_the_outbox_intact(own_server, tmp_pat
         assert "key_rotated held_requests=1" in log and "outbox_released=1 after=key_rotated" in log, log
     finally:
         stop_server(srv)
+
+
+def test_the_citizen_locks_the_lost_phone_from_the_portal_and_identifiers_alone_never_lock(own_server, tmp_path):
+    srv = own_server
+    _, core = phone(srv, tmp_path, "lost-phone")
+    enroll(core, srv, OTHER)
+    run(core.account().login(PASSCODE))
+    cccd, dob, tel = OTHER
+    st, b = post(srv, "/v1/lock/start", {"cccd": cccd, "date_of_birth": dob, "phone": tel})
+    assert st == 200, b
+    lock_id = b["lock_id"]
+    # Abuse: the identifiers alone (no OTP, no chip), or a guessed OTP, do not lock.
+    st, b = post(srv, "/v1/lock/complete", {"lock_id": lock_id})
+    assert (st, b["code"]) == (403, "lock.proof_required"), b
+    otp = srv.otp_for(lock_id)
+    st, b = post(srv, "/v1/lock/complete", {"lock_id": lock_id, "otp": "000000" if otp != "000000" else "111111"})
+    assert (st, b["code"]) == (401, "otp_invalid"), b
+    assert run(core.account().check_device_status()).status == cc.DeviceStatus.ACTIVE
+    # From another phone (a relative's, not enrolled) through the core: the OTP locks it.
+    _, relative = phone(srv, tmp_path, "relatives-phone")
+    t = run(relative.account().start_remote_lock(cc.EnrollmentInput(cccd=cccd, date_of_birth=dob, phone=tel)))
+    otp = srv.otp_for(t.lock_id)
+    with pytest.raises(cc.CitizenError.OtpRejected):
+        run(relative.account().complete_remote_lock(t.lock_id, "000000" if otp != "000000" else "111111"))
+    outcome = run(relative.account().complete_remote_lock(t.lock_id, otp))
+    assert outcome.device_id == run(core.status()).device_id
+    # The lost phone learns it at its next contact; its data is kept.
+    assert run(core.account().check_device_status()).status == cc.DeviceStatus.LOCKED
+    with pytest.raises(cc.CitizenError.NeedsEnrollment) as locked:
+        run(core.account().login(PASSCODE))
+    assert locked.value.detail.code == "auth.device_locked"
+    # Replayed (by the page or the core): refused with its own code.
+    st, b = post(srv, "/v1/lock/complete", {"lock_id": t.lock_id, "otp": otp})
+    assert (st, b["code"]) == (409, "lock.replayed"), b
+    with pytest.raises(cc.CitizenError.Refused) as replayed:
+        run(relative.account().complete_remote_lock(t.lock_id, otp))
+    assert replayed.value.detail.code == "lock.replayed"
+
+
+def test_without_a_session_an_invalidated_key_is_re_bound_with_the_chip(chip_server, tmp_path):
+    srv = chip_server
+    device, core = phone(srv, tmp_path, "phone")
+    enroll(core, srv, HOLDER)
+    run(core.account().login(PASSCODE))
+    device_id = run(core.status()).device_id
+    device.key_store.invalidate(f"citizen-core.device.{device_id}")
+    run(core.account().logout())  # the session has ended too
+
+    t = run(core.account().start_rebinding())
+    otp = srv.otp_for(t.rebind_id)
+    with pytest.raises(cc.CitizenError.NeedsLogin):
+        run(core.account().complete_rebinding(otp, PASSCODE, KEYS))
+    transport = SoftwareCardTransport()
+    try:
+        held = run(core.chip().complete_rebinding_with_chip(otp, PASSCODE, KEYS, transport, cc.ChipAccessKey.CAN(can=CAN), None))
+    finally:
+        transport.close()
+    assert held == 0
+    assert run(core.status()).device_id == device_id
+    run(core.account().login(PASSCODE))
+    assert "key_rotated held_requests=0" in summaries(core)

@@ -471,6 +471,38 @@ private let UNIFFI_CALLBACK_UNEXPECTED_ERROR: Int32 = 2
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterUInt8: FfiConverterPrimitive {
+    typealias FfiType = UInt8
+    typealias SwiftType = UInt8
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UInt8 {
+        return try lift(readInt(&buf))
+    }
+
+    public static func write(_ value: UInt8, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterUInt32: FfiConverterPrimitive {
+    typealias FfiType = UInt32
+    typealias SwiftType = UInt32
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UInt32 {
+        return try lift(readInt(&buf))
+    }
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterInt32: FfiConverterPrimitive {
     typealias FfiType = Int32
     typealias SwiftType = Int32
@@ -480,6 +512,22 @@ fileprivate struct FfiConverterInt32: FfiConverterPrimitive {
     }
 
     public static func write(_ value: Int32, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterUInt64: FfiConverterPrimitive {
+    typealias FfiType = UInt64
+    typealias SwiftType = UInt64
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UInt64 {
+        return try lift(readInt(&buf))
+    }
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
         writeInt(&buf, lower(value))
     }
 }
@@ -796,6 +844,23 @@ public protocol AccountClientProtocol: AnyObject, Sendable {
     func verifyPasscode(passcode: String) async throws 
     
     /**
+     * The children under 14 and wards the population register names the account holder as
+     * parent or guardian of, each with its mandate (granted by the server for the relation;
+     * every active one verified: the server's signature, this device's key, this dependant)
+     * and the cases filed on the dependant's behalf. Logged in; network. Main-safe; never
+     * prompts. Throws [`CitizenError`] (`Network` when a mandate does not verify).
+     */
+    func dependants() async throws  -> [Dependant]
+    
+    /**
+     * Revoke one of the account holder's mandates (it cannot be used again; a new one is
+     * granted only at a counter). Logged in; network. Main-safe; never prompts. Throws
+     * [`CitizenError`] (`Refused` `delegation.revoked` when already revoked,
+     * `delegation.not_dependant` for another guardian's mandate; `NotFound` for an unknown one).
+     */
+    func revokeMandate(mandateId: String) async throws 
+    
+    /**
      * On the old phone: approve the hand-over to the phone whose transfer QR code was just
      * scanned — the passcode, then the device key signs the code (purpose `DeviceManagement`).
      * The new phone then completes its enrollment at once (no waiting period) and this phone is
@@ -821,8 +886,9 @@ public protocol AccountClientProtocol: AnyObject, Sendable {
      * signed with the old key and are re-signed only when the citizen confirms
      * (`services().release_held_outbox(true, …)`). Returns how many requests are held.
      * Main-safe; prompts once (the new key signs). Throws [`CitizenError`] (`NeedsLogin` when
-     * the session has ended: the re-binding then needs a recovery, `OtpRejected`,
-     * `PasscodeRejected`, `Refused` with `rebind.proof_invalid`).
+     * the session has ended: re-bind with the chip instead,
+     * `chip().complete_rebinding_with_chip`; `OtpRejected`, `PasscodeRejected`, `Refused` with
+     * `rebind.proof_invalid`).
      */
     func completeRebinding(otp: String, passcode: String, keyOptions: KeyOptions) async throws  -> Int32
     
@@ -834,6 +900,14 @@ public protocol AccountClientProtocol: AnyObject, Sendable {
      * dropped here), `NotFound` with `recovery.unknown` when none waits.
      */
     func completeRecovery() async throws  -> EnrollmentOutcome
+    
+    /**
+     * Lock a lost phone, step 2: the OTP sent to the registered phone locks the account's
+     * active device (when the SIM is gone with the phone: `chip().remote_lock_with_chip`).
+     * Main-safe; never prompts. Throws [`CitizenError`] (`OtpRejected`, `NotFound` with
+     * `lock.unknown`, `Refused` with `lock.replayed`).
+     */
+    func completeRemoteLock(lockId: String, otp: String) async throws  -> RemoteLockOutcome
     
     /**
      * On the new device: the recovery waiting here, if any (no network call). Main-safe; never
@@ -864,6 +938,16 @@ public protocol AccountClientProtocol: AnyObject, Sendable {
      * for a level-2 account: use `chip().start_recovery_with_chip`).
      */
     func startRecoveryAtCounter(otp: String, newPasscode: String, keyOptions: KeyOptions) async throws  -> RecoveryTicket
+    
+    /**
+     * Lock a lost phone from this device (decision 48), step 1: the identifiers of the citizen
+     * whose phone is lost (any citizen: this may be a relative's or a new phone, enrolled or
+     * not), validated here and matched by the register; the OTP goes to the registered phone.
+     * The identifiers alone never lock. Nothing is stored or logged on this device. Main-safe;
+     * never prompts. Throws [`CitizenError`] (`InvalidInput` with field errors, `Refused` with
+     * `no_match` or `rate_limited`).
+     */
+    func startRemoteLock(input: EnrollmentInput) async throws  -> RemoteLockTicket
     
     /**
      * On the new phone, during an enrollment (after `start_enrollment`): the transfer QR code
@@ -1319,6 +1403,51 @@ open func verifyPasscode(passcode: String)async throws   {
 }
     
     /**
+     * The children under 14 and wards the population register names the account holder as
+     * parent or guardian of, each with its mandate (granted by the server for the relation;
+     * every active one verified: the server's signature, this device's key, this dependant)
+     * and the cases filed on the dependant's behalf. Logged in; network. Main-safe; never
+     * prompts. Throws [`CitizenError`] (`Network` when a mandate does not verify).
+     */
+open func dependants()async throws  -> [Dependant]  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_accountclient_dependants(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterSequenceTypeDependant.lift,
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+    /**
+     * Revoke one of the account holder's mandates (it cannot be used again; a new one is
+     * granted only at a counter). Logged in; network. Main-safe; never prompts. Throws
+     * [`CitizenError`] (`Refused` `delegation.revoked` when already revoked,
+     * `delegation.not_dependant` for another guardian's mandate; `NotFound` for an unknown one).
+     */
+open func revokeMandate(mandateId: String)async throws   {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_accountclient_revoke_mandate(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(mandateId)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_void,
+            completeFunc: ffi_citizen_core_rust_future_complete_void,
+            freeFunc: ffi_citizen_core_rust_future_free_void,
+            liftFunc: { $0 },
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+    /**
      * On the old phone: approve the hand-over to the phone whose transfer QR code was just
      * scanned — the passcode, then the device key signs the code (purpose `DeviceManagement`).
      * The new phone then completes its enrollment at once (no waiting period) and this phone is
@@ -1372,8 +1501,9 @@ open func cancelRecovery(passcode: String)async throws  -> String  {
      * signed with the old key and are re-signed only when the citizen confirms
      * (`services().release_held_outbox(true, …)`). Returns how many requests are held.
      * Main-safe; prompts once (the new key signs). Throws [`CitizenError`] (`NeedsLogin` when
-     * the session has ended: the re-binding then needs a recovery, `OtpRejected`,
-     * `PasscodeRejected`, `Refused` with `rebind.proof_invalid`).
+     * the session has ended: re-bind with the chip instead,
+     * `chip().complete_rebinding_with_chip`; `OtpRejected`, `PasscodeRejected`, `Refused` with
+     * `rebind.proof_invalid`).
      */
 open func completeRebinding(otp: String, passcode: String, keyOptions: KeyOptions)async throws  -> Int32  {
     return
@@ -1410,6 +1540,28 @@ open func completeRecovery()async throws  -> EnrollmentOutcome  {
             completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
             freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
             liftFunc: FfiConverterTypeEnrollmentOutcome_lift,
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+    /**
+     * Lock a lost phone, step 2: the OTP sent to the registered phone locks the account's
+     * active device (when the SIM is gone with the phone: `chip().remote_lock_with_chip`).
+     * Main-safe; never prompts. Throws [`CitizenError`] (`OtpRejected`, `NotFound` with
+     * `lock.unknown`, `Refused` with `lock.replayed`).
+     */
+open func completeRemoteLock(lockId: String, otp: String)async throws  -> RemoteLockOutcome  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_accountclient_complete_remote_lock(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(lockId),FfiConverterString.lower(otp)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeRemoteLockOutcome_lift,
             errorHandler: FfiConverterTypeCitizenError_lift
         )
 }
@@ -1496,6 +1648,30 @@ open func startRecoveryAtCounter(otp: String, newPasscode: String, keyOptions: K
             completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
             freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
             liftFunc: FfiConverterTypeRecoveryTicket_lift,
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+    /**
+     * Lock a lost phone from this device (decision 48), step 1: the identifiers of the citizen
+     * whose phone is lost (any citizen: this may be a relative's or a new phone, enrolled or
+     * not), validated here and matched by the register; the OTP goes to the registered phone.
+     * The identifiers alone never lock. Nothing is stored or logged on this device. Main-safe;
+     * never prompts. Throws [`CitizenError`] (`InvalidInput` with field errors, `Refused` with
+     * `no_match` or `rate_limited`).
+     */
+open func startRemoteLock(input: EnrollmentInput)async throws  -> RemoteLockTicket  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_accountclient_start_remote_lock(
+                        self.uniffiCloneHandle(),FfiConverterTypeEnrollmentInput_lower(input)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeRemoteLockTicket_lift,
             errorHandler: FfiConverterTypeCitizenError_lift
         )
 }
@@ -2139,11 +2315,35 @@ public func FfiConverterTypeApduTransport_lower(_ value: ApduTransport) -> UInt6
 public protocol ChipClientProtocol: AnyObject, Sendable {
     
     /**
+     * Re-binding with the chip (issue 15, decision 48), when the device key was invalidated
+     * **and** the session has ended (or instead of the session): after
+     * `account().start_rebinding()` (the OTP went to the registered phone), the passcode, then a
+     * read of the chip-based ID card with active authentication over the re-binding, then a new
+     * device key on this device. The server checks the card against the register and rotates
+     * the key; queued requests are held as with `account().complete_rebinding`. Returns how many
+     * are held. Nothing of the card is kept. Main-safe; prompts once (the new key signs).
+     * Throws [`CitizenError`] (`Card`, `Cancelled`, `OtpRejected`, `PasscodeRejected`,
+     * `NotFound` with `rebind.no_pending`, `Refused` with a `chip.*` code or
+     * `recovery.replayed`).
+     */
+    func completeRebindingWithChip(otp: String, passcode: String, keyOptions: KeyOptions, transport: ApduTransport, key: ChipAccessKey, observer: ChipReadObserver?) async throws  -> Int32
+    
+    /**
      * The identity level the device's credential states: 1 (enrolled with number, birth date
      * and OTP) or 2 (verified from the chip). Without a stored credential, 1; no network call.
      * Main-safe; never prompts. Throws [`CitizenError`].
      */
     func identityLevel() async throws  -> Int32
+    
+    /**
+     * Lock a lost phone with the chip instead of the OTP (decision 48; the SIM went with the
+     * phone): after `account().start_remote_lock(…)`, read the citizen's chip-based ID card
+     * with active authentication over the lock id; the server checks it against the register
+     * and locks the account's active device. Nothing of the card is kept; nothing is stored on
+     * this device. Main-safe; never prompts. Throws [`CitizenError`] (`Card`, `Cancelled`,
+     * `Refused` with a `chip.*` code or `lock.replayed`, `NotFound` with `lock.unknown`).
+     */
+    func remoteLockWithChip(lockId: String, transport: ApduTransport, key: ChipAccessKey, observer: ChipReadObserver?) async throws  -> RemoteLockOutcome
     
     /**
      * On a new device, level-2 account (issue 15): after `account().start_enrollment` (the OTP
@@ -2230,6 +2430,34 @@ open class ChipClient: ChipClientProtocol, @unchecked Sendable {
 
     
     /**
+     * Re-binding with the chip (issue 15, decision 48), when the device key was invalidated
+     * **and** the session has ended (or instead of the session): after
+     * `account().start_rebinding()` (the OTP went to the registered phone), the passcode, then a
+     * read of the chip-based ID card with active authentication over the re-binding, then a new
+     * device key on this device. The server checks the card against the register and rotates
+     * the key; queued requests are held as with `account().complete_rebinding`. Returns how many
+     * are held. Nothing of the card is kept. Main-safe; prompts once (the new key signs).
+     * Throws [`CitizenError`] (`Card`, `Cancelled`, `OtpRejected`, `PasscodeRejected`,
+     * `NotFound` with `rebind.no_pending`, `Refused` with a `chip.*` code or
+     * `recovery.replayed`).
+     */
+open func completeRebindingWithChip(otp: String, passcode: String, keyOptions: KeyOptions, transport: ApduTransport, key: ChipAccessKey, observer: ChipReadObserver?)async throws  -> Int32  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_chipclient_complete_rebinding_with_chip(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(otp),FfiConverterString.lower(passcode),FfiConverterTypeKeyOptions_lower(keyOptions),FfiConverterTypeApduTransport_lower(transport),FfiConverterTypeChipAccessKey_lower(key),FfiConverterOptionTypeChipReadObserver.lower(observer)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_i32,
+            completeFunc: ffi_citizen_core_rust_future_complete_i32,
+            freeFunc: ffi_citizen_core_rust_future_free_i32,
+            liftFunc: FfiConverterInt32.lift,
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+    /**
      * The identity level the device's credential states: 1 (enrolled with number, birth date
      * and OTP) or 2 (verified from the chip). Without a stored credential, 1; no network call.
      * Main-safe; never prompts. Throws [`CitizenError`].
@@ -2246,6 +2474,30 @@ open func identityLevel()async throws  -> Int32  {
             completeFunc: ffi_citizen_core_rust_future_complete_i32,
             freeFunc: ffi_citizen_core_rust_future_free_i32,
             liftFunc: FfiConverterInt32.lift,
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+    /**
+     * Lock a lost phone with the chip instead of the OTP (decision 48; the SIM went with the
+     * phone): after `account().start_remote_lock(…)`, read the citizen's chip-based ID card
+     * with active authentication over the lock id; the server checks it against the register
+     * and locks the account's active device. Nothing of the card is kept; nothing is stored on
+     * this device. Main-safe; never prompts. Throws [`CitizenError`] (`Card`, `Cancelled`,
+     * `Refused` with a `chip.*` code or `lock.replayed`, `NotFound` with `lock.unknown`).
+     */
+open func remoteLockWithChip(lockId: String, transport: ApduTransport, key: ChipAccessKey, observer: ChipReadObserver?)async throws  -> RemoteLockOutcome  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_chipclient_remote_lock_with_chip(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(lockId),FfiConverterTypeApduTransport_lower(transport),FfiConverterTypeChipAccessKey_lower(key),FfiConverterOptionTypeChipReadObserver.lower(observer)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeRemoteLockOutcome_lift,
             errorHandler: FfiConverterTypeCitizenError_lift
         )
 }
@@ -3004,6 +3256,24 @@ public protocol ConsentClientProtocol: AnyObject, Sendable {
     func scanLoginCode(frame: String) async throws  -> LoginRequestInfo
     
     /**
+     * Send the receipts of in-person presentations made offline to the server for its
+     * countersignature (online), and store each one checked. Signed by the bookkeeping key:
+     * never prompts. Also done after each `services().sync_cases()`. Returns how many were
+     * countersigned now (0 when none waits, or before the bookkeeping key is registered).
+     * Main-safe. Throws [`CitizenError`] (`Network`: they stay pending and are sent next time;
+     * `Refused` `consent.countersignature_invalid` for an answer that does not verify).
+     */
+    func syncReceipts() async throws  -> UInt32
+    
+    /**
+     * The identity credential this device holds (`None` when none is held): its claims and
+     * values, and, when `check_status`, whether the issuer has revoked it (fetches and verifies
+     * the server's status list). Main-safe; never prompts. Throws [`CitizenError`]
+     * (`NeedsEnrollment`, `Network` when checking, `Storage`).
+     */
+    func credentialInfo(checkStatus: Bool) async throws  -> HeldCredentialInfo?
+    
+    /**
      * Fetch the identity credential the device presents from (an SD-JWT bound to the device
      * key, every personal claim selectively disclosable) and keep it sealed. `share_data`
      * calls this itself when the credential is missing or about to expire. Needs a session.
@@ -3235,6 +3505,52 @@ open func scanLoginCode(frame: String)async throws  -> LoginRequestInfo  {
             completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
             freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
             liftFunc: FfiConverterTypeLoginRequestInfo_lift,
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+    /**
+     * Send the receipts of in-person presentations made offline to the server for its
+     * countersignature (online), and store each one checked. Signed by the bookkeeping key:
+     * never prompts. Also done after each `services().sync_cases()`. Returns how many were
+     * countersigned now (0 when none waits, or before the bookkeeping key is registered).
+     * Main-safe. Throws [`CitizenError`] (`Network`: they stay pending and are sent next time;
+     * `Refused` `consent.countersignature_invalid` for an answer that does not verify).
+     */
+open func syncReceipts()async throws  -> UInt32  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_consentclient_sync_receipts(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_u32,
+            completeFunc: ffi_citizen_core_rust_future_complete_u32,
+            freeFunc: ffi_citizen_core_rust_future_free_u32,
+            liftFunc: FfiConverterUInt32.lift,
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+    /**
+     * The identity credential this device holds (`None` when none is held): its claims and
+     * values, and, when `check_status`, whether the issuer has revoked it (fetches and verifies
+     * the server's status list). Main-safe; never prompts. Throws [`CitizenError`]
+     * (`NeedsEnrollment`, `Network` when checking, `Storage`).
+     */
+open func credentialInfo(checkStatus: Bool)async throws  -> HeldCredentialInfo?  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_consentclient_credential_info(
+                        self.uniffiCloneHandle(),FfiConverterBool.lower(checkStatus)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterOptionTypeHeldCredentialInfo.lift,
             errorHandler: FfiConverterTypeCitizenError_lift
         )
 }
@@ -4197,6 +4513,40 @@ public func FfiConverterTypeDeviceKeyStore_lower(_ value: DeviceKeyStore) -> UIn
 public protocol DocumentsClientProtocol: AnyObject, Sendable {
     
     /**
+     * Delete a held dependant's document from this device. Offline. Main-safe; never prompts.
+     * Throws [`CitizenError`] (`NotFound` `documents.unknown`).
+     */
+    func deleteForDependant(id: String) async throws 
+    
+    /**
+     * Fetch the document `document_type` of the dependant with CCCD number `dependant_cccd`
+     * under their active mandate: issued by the server bound to this device's key, checked
+     * (trust list, issuer, this device's key, the dependant, the mandate) and stored sealed,
+     * replacing an earlier one of the same dependant and kind. Logged in; network. Main-safe;
+     * never prompts. Throws [`CitizenError`] (`Refused` `delegation.not_dependant`,
+     * `delegation.revoked`, `delegation.expired`, `delegation.out_of_scope`; `Network`).
+     */
+    func fetchForDependant(dependantCccd: String, documentType: DocumentType) async throws  -> DependantDocument
+    
+    /**
+     * The held documents of dependants, by dependant then kind. Offline. Main-safe; never
+     * prompts.
+     */
+    func listForDependants() async throws  -> [DependantDocument]
+    
+    /**
+     * Present the held dependant's document `id` to the verifier `verifier_id` (the audience)
+     * for its `nonce`, disclosing only `fields`: the citizen's passcode, a key-binding JWT
+     * signed in the key store (purpose document presentation, user-initiated), the mandate
+     * attached; a consent receipt and an activity entry (naming the mandate, not the
+     * dependant) record it. Offline. Main-safe; prompts only through the key store for this
+     * call. Throws [`CitizenError`] (`PasscodeRejected`; `NotFound` `documents.unknown`;
+     * `Refused` `delegation.expired` when the stored mandate has ended — fetch again;
+     * `InvalidInput` for a field the document does not hold).
+     */
+    func presentForDependant(id: String, fields: [String], verifierId: String, nonce: String, passcode: String) async throws  -> OnBehalfShare
+    
+    /**
      * Delete a held document from this device (`refresh` fetches it again). Main-safe; never
      * prompts. Throws [`CitizenError`] (`NotFound` `documents.unknown`).
      */
@@ -4300,6 +4650,96 @@ open class DocumentsClient: DocumentsClientProtocol, @unchecked Sendable {
 
     
 
+    
+    /**
+     * Delete a held dependant's document from this device. Offline. Main-safe; never prompts.
+     * Throws [`CitizenError`] (`NotFound` `documents.unknown`).
+     */
+open func deleteForDependant(id: String)async throws   {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_documentsclient_delete_for_dependant(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(id)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_void,
+            completeFunc: ffi_citizen_core_rust_future_complete_void,
+            freeFunc: ffi_citizen_core_rust_future_free_void,
+            liftFunc: { $0 },
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+    /**
+     * Fetch the document `document_type` of the dependant with CCCD number `dependant_cccd`
+     * under their active mandate: issued by the server bound to this device's key, checked
+     * (trust list, issuer, this device's key, the dependant, the mandate) and stored sealed,
+     * replacing an earlier one of the same dependant and kind. Logged in; network. Main-safe;
+     * never prompts. Throws [`CitizenError`] (`Refused` `delegation.not_dependant`,
+     * `delegation.revoked`, `delegation.expired`, `delegation.out_of_scope`; `Network`).
+     */
+open func fetchForDependant(dependantCccd: String, documentType: DocumentType)async throws  -> DependantDocument  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_documentsclient_fetch_for_dependant(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(dependantCccd),FfiConverterTypeDocumentType_lower(documentType)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeDependantDocument_lift,
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+    /**
+     * The held documents of dependants, by dependant then kind. Offline. Main-safe; never
+     * prompts.
+     */
+open func listForDependants()async throws  -> [DependantDocument]  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_documentsclient_list_for_dependants(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterSequenceTypeDependantDocument.lift,
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+    /**
+     * Present the held dependant's document `id` to the verifier `verifier_id` (the audience)
+     * for its `nonce`, disclosing only `fields`: the citizen's passcode, a key-binding JWT
+     * signed in the key store (purpose document presentation, user-initiated), the mandate
+     * attached; a consent receipt and an activity entry (naming the mandate, not the
+     * dependant) record it. Offline. Main-safe; prompts only through the key store for this
+     * call. Throws [`CitizenError`] (`PasscodeRejected`; `NotFound` `documents.unknown`;
+     * `Refused` `delegation.expired` when the stored mandate has ended — fetch again;
+     * `InvalidInput` for a field the document does not hold).
+     */
+open func presentForDependant(id: String, fields: [String], verifierId: String, nonce: String, passcode: String)async throws  -> OnBehalfShare  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_documentsclient_present_for_dependant(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(id),FfiConverterSequenceString.lower(fields),FfiConverterString.lower(verifierId),FfiConverterString.lower(nonce),FfiConverterString.lower(passcode)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeOnBehalfShare_lift,
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
     
     /**
      * Delete a held document from this device (`refresh` fetches it again). Main-safe; never
@@ -5406,6 +5846,16 @@ public func FfiConverterTypePresentationSession_lower(_ value: PresentationSessi
 public protocol ServicesClientProtocol: AnyObject, Sendable {
     
     /**
+     * A new draft of `procedure_id` on behalf of the dependant with CCCD number
+     * `dependant_cccd`, auto-filled and locked from the dependant's register record; submitted
+     * like any draft (signed by this device's key, the mandate id in the signed payload). The
+     * mandate must be active and cover the procedure. Logged in; network. Main-safe; never
+     * prompts. Throws [`CitizenError`] (`Refused` `delegation.not_dependant`,
+     * `delegation.out_of_scope`, `delegation.expired`, `delegation.revoked`).
+     */
+    func createDraftFor(procedureId: String, dependantCccd: String) async throws  -> Draft
+    
+    /**
      * Add an item to a repeated group; returns the new item's index. Main-safe; never
      * prompts. Throws [`CitizenError`].
      */
@@ -5621,6 +6071,30 @@ open class ServicesClient: ServicesClientProtocol, @unchecked Sendable {
 
     
 
+    
+    /**
+     * A new draft of `procedure_id` on behalf of the dependant with CCCD number
+     * `dependant_cccd`, auto-filled and locked from the dependant's register record; submitted
+     * like any draft (signed by this device's key, the mandate id in the signed payload). The
+     * mandate must be active and cover the procedure. Logged in; network. Main-safe; never
+     * prompts. Throws [`CitizenError`] (`Refused` `delegation.not_dependant`,
+     * `delegation.out_of_scope`, `delegation.expired`, `delegation.revoked`).
+     */
+open func createDraftFor(procedureId: String, dependantCccd: String)async throws  -> Draft  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_servicesclient_create_draft_for(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(procedureId),FfiConverterString.lower(dependantCccd)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeDraft_lift,
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
     
     /**
      * Add an item to a repeated group; returns the new item's index. Main-safe; never
@@ -6554,6 +7028,25 @@ public func FfiConverterTypeSubscription_lower(_ value: Subscription) -> UInt64 
 public protocol VerifierProtocol: AnyObject, Sendable {
     
     /**
+     * Enrol this verifier as an authenticated reader of `role` (online, once per terminal and
+     * every 90 days): a reader key is generated on this machine, its public half certified by
+     * the server under the reader root of the trust list (the operator's `official_token`
+     * authorises it), the certificate checked, and both kept in the data directory. From then
+     * on every request is signed and the citizen's phone shows this reader's name; the
+     * elements it may ask for are those of `role`. Needs a refreshed trust list. Replaces a
+     * previous enrolment only on success. Main-safe. Throws [`CitizenError`] (`Network`;
+     * `Refused` `verifier.no_trust_list`, `verifier.reader_certificate_invalid`; `Server`
+     * `official_unauthorized` for a wrong token).
+     */
+    func enrolReader(officialToken: String, role: VerifierRole) async throws  -> EnrolledReader
+    
+    /**
+     * The reader identity this verifier signs its requests with; `None` when not enrolled
+     * (requests are then anonymous). Offline. Main-safe.
+     */
+    func enrolledReader() async throws  -> EnrolledReader?
+    
+    /**
      * Fetch the server's keys, the signed trust list and the token status list, verify each,
      * and cache them (all or nothing: a failure keeps the previous cache). Online. Main-safe.
      * Throws [`CitizenError`] (`Network`; `Refused` `verifier.list_invalid`).
@@ -6562,7 +7055,8 @@ public protocol VerifierProtocol: AnyObject, Sendable {
     
     /**
      * Start a session with the citizen's phone whose QR code is `engagement_qr`, asking for
-     * `request`, over `transport`: the request is sent at once. Offline. Main-safe. Throws
+     * `request`, over `transport`: the request is sent at once, signed with the reader key when
+     * this verifier is enrolled (`enrol_reader`), anonymous otherwise. Offline. Main-safe. Throws
      * [`CitizenError`] (`Refused` `verifier.no_trust_list`, `mdoc.engagement_invalid`,
      * `mdoc.transport_failed`).
      */
@@ -6582,6 +7076,20 @@ public protocol VerifierProtocol: AnyObject, Sendable {
      * `verifier.no_trust_list`).
      */
     func verifyIdentityQr(text: String) async throws  -> VerifiedIdentityQr
+    
+    /**
+     * Verify a dependant's document presented by a guardian (`OnBehalfShare.presentation`)
+     * offline with the cached server keys and trust list: the mandate (server key, type, not
+     * ended), the document (issuer chain, signature, disclosures), the key-binding JWT for
+     * `verifier_id` and the `nonce` this verifier asked with, the mandate naming the
+     * presenting key, covering the document kind, and naming the document's subject; then the
+     * document's status in the cached status list. Main-safe; never prompts. Throws
+     * [`CitizenError`] (`Refused` `verifier.no_trust_list`, `mdoc.revoked`,
+     * `delegation.mandate_invalid`, `delegation.expired`, `delegation.wrong_holder`,
+     * `delegation.out_of_scope`, `delegation.not_dependant`, `consent.presentation_replayed`,
+     * `consent.presentation_wrong_audience`, `documents.sd_jwt_invalid`).
+     */
+    func verifyOnBehalf(presentation: String, verifierId: String, nonce: String) async throws  -> OnBehalfVerification
     
 }
 /**
@@ -6661,6 +7169,53 @@ public static func `open`(config: VerifierConfig)async throws  -> Verifier  {
 
     
     /**
+     * Enrol this verifier as an authenticated reader of `role` (online, once per terminal and
+     * every 90 days): a reader key is generated on this machine, its public half certified by
+     * the server under the reader root of the trust list (the operator's `official_token`
+     * authorises it), the certificate checked, and both kept in the data directory. From then
+     * on every request is signed and the citizen's phone shows this reader's name; the
+     * elements it may ask for are those of `role`. Needs a refreshed trust list. Replaces a
+     * previous enrolment only on success. Main-safe. Throws [`CitizenError`] (`Network`;
+     * `Refused` `verifier.no_trust_list`, `verifier.reader_certificate_invalid`; `Server`
+     * `official_unauthorized` for a wrong token).
+     */
+open func enrolReader(officialToken: String, role: VerifierRole)async throws  -> EnrolledReader  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_verifier_enrol_reader(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(officialToken),FfiConverterTypeVerifierRole_lower(role)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeEnrolledReader_lift,
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+    /**
+     * The reader identity this verifier signs its requests with; `None` when not enrolled
+     * (requests are then anonymous). Offline. Main-safe.
+     */
+open func enrolledReader()async throws  -> EnrolledReader?  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_verifier_enrolled_reader(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterOptionTypeEnrolledReader.lift,
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+    /**
      * Fetch the server's keys, the signed trust list and the token status list, verify each,
      * and cache them (all or nothing: a failure keeps the previous cache). Online. Main-safe.
      * Throws [`CitizenError`] (`Network`; `Refused` `verifier.list_invalid`).
@@ -6683,7 +7238,8 @@ open func refreshTrust()async throws  -> TrustStatus  {
     
     /**
      * Start a session with the citizen's phone whose QR code is `engagement_qr`, asking for
-     * `request`, over `transport`: the request is sent at once. Offline. Main-safe. Throws
+     * `request`, over `transport`: the request is sent at once, signed with the reader key when
+     * this verifier is enrolled (`enrol_reader`), anonymous otherwise. Offline. Main-safe. Throws
      * [`CitizenError`] (`Refused` `verifier.no_trust_list`, `mdoc.engagement_invalid`,
      * `mdoc.transport_failed`).
      */
@@ -6742,6 +7298,34 @@ open func verifyIdentityQr(text: String)async throws  -> VerifiedIdentityQr  {
             completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
             freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
             liftFunc: FfiConverterTypeVerifiedIdentityQr_lift,
+            errorHandler: FfiConverterTypeCitizenError_lift
+        )
+}
+    
+    /**
+     * Verify a dependant's document presented by a guardian (`OnBehalfShare.presentation`)
+     * offline with the cached server keys and trust list: the mandate (server key, type, not
+     * ended), the document (issuer chain, signature, disclosures), the key-binding JWT for
+     * `verifier_id` and the `nonce` this verifier asked with, the mandate naming the
+     * presenting key, covering the document kind, and naming the document's subject; then the
+     * document's status in the cached status list. Main-safe; never prompts. Throws
+     * [`CitizenError`] (`Refused` `verifier.no_trust_list`, `mdoc.revoked`,
+     * `delegation.mandate_invalid`, `delegation.expired`, `delegation.wrong_holder`,
+     * `delegation.out_of_scope`, `delegation.not_dependant`, `consent.presentation_replayed`,
+     * `consent.presentation_wrong_audience`, `documents.sd_jwt_invalid`).
+     */
+open func verifyOnBehalf(presentation: String, verifierId: String, nonce: String)async throws  -> OnBehalfVerification  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_citizen_core_fn_method_verifier_verify_on_behalf(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(presentation),FfiConverterString.lower(verifierId),FfiConverterString.lower(nonce)
+                )
+            },
+            pollFunc: ffi_citizen_core_rust_future_poll_rust_buffer,
+            completeFunc: ffi_citizen_core_rust_future_complete_rust_buffer,
+            freeFunc: ffi_citizen_core_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeOnBehalfVerification_lift,
             errorHandler: FfiConverterTypeCitizenError_lift
         )
 }
@@ -8434,6 +9018,24 @@ public struct CitizenProfile: Equatable, Hashable {
      * When the record last changed.
      */
     public let updatedAt: Date
+    /**
+     * Nghề nghiệp, when the citizen added it (an approved correction, procedure
+     * `register-correction`).
+     */
+    public let occupation: String?
+    /**
+     * Trình độ học vấn (a value such as `dai_hoc`; labels in the procedure's `new_education`
+     * options), when added.
+     */
+    public let education: String?
+    /**
+     * Nhóm máu (`A+`, `O-`, …), when added.
+     */
+    public let bloodGroup: String?
+    /**
+     * Địa chỉ liên hệ (where the citizen wants mail), when added.
+     */
+    public let contactAddress: String?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -8482,7 +9084,21 @@ public struct CitizenProfile: Equatable, Hashable {
          */email: String?, 
         /**
          * When the record last changed.
-         */updatedAt: Date) {
+         */updatedAt: Date, 
+        /**
+         * Nghề nghiệp, when the citizen added it (an approved correction, procedure
+         * `register-correction`).
+         */occupation: String?, 
+        /**
+         * Trình độ học vấn (a value such as `dai_hoc`; labels in the procedure's `new_education`
+         * options), when added.
+         */education: String?, 
+        /**
+         * Nhóm máu (`A+`, `O-`, …), when added.
+         */bloodGroup: String?, 
+        /**
+         * Địa chỉ liên hệ (where the citizen wants mail), when added.
+         */contactAddress: String?) {
         self.fullName = fullName
         self.dateOfBirth = dateOfBirth
         self.sex = sex
@@ -8498,6 +9114,10 @@ public struct CitizenProfile: Equatable, Hashable {
         self.phone = phone
         self.email = email
         self.updatedAt = updatedAt
+        self.occupation = occupation
+        self.education = education
+        self.bloodGroup = bloodGroup
+        self.contactAddress = contactAddress
     }
 
     
@@ -8530,7 +9150,11 @@ public struct FfiConverterTypeCitizenProfile: FfiConverterRustBuffer {
                 relationshipToHead: FfiConverterString.read(from: &buf), 
                 phone: FfiConverterString.read(from: &buf), 
                 email: FfiConverterOptionString.read(from: &buf), 
-                updatedAt: FfiConverterTimestamp.read(from: &buf)
+                updatedAt: FfiConverterTimestamp.read(from: &buf), 
+                occupation: FfiConverterOptionString.read(from: &buf), 
+                education: FfiConverterOptionString.read(from: &buf), 
+                bloodGroup: FfiConverterOptionString.read(from: &buf), 
+                contactAddress: FfiConverterOptionString.read(from: &buf)
         )
     }
 
@@ -8550,6 +9174,10 @@ public struct FfiConverterTypeCitizenProfile: FfiConverterRustBuffer {
         FfiConverterString.write(value.phone, into: &buf)
         FfiConverterOptionString.write(value.email, into: &buf)
         FfiConverterTimestamp.write(value.updatedAt, into: &buf)
+        FfiConverterOptionString.write(value.occupation, into: &buf)
+        FfiConverterOptionString.write(value.education, into: &buf)
+        FfiConverterOptionString.write(value.bloodGroup, into: &buf)
+        FfiConverterOptionString.write(value.contactAddress, into: &buf)
     }
 }
 
@@ -9063,6 +9691,335 @@ public func FfiConverterTypeDateRule_lift(_ buf: RustBuffer) throws -> DateRule 
 #endif
 public func FfiConverterTypeDateRule_lower(_ value: DateRule) -> RustBuffer {
     return FfiConverterTypeDateRule.lower(value)
+}
+
+
+/**
+ * A child or ward the account holder may act for.
+ */
+public struct Dependant: Equatable, Hashable {
+    /**
+     * The relation in the register.
+     */
+    public let relation: GuardianRelation
+    /**
+     * The dependant's register record.
+     */
+    public let profile: CitizenProfile
+    /**
+     * The mandate of this relation.
+     */
+    public let mandate: Mandate
+    /**
+     * Cases filed on the dependant's behalf (by any of their guardians).
+     */
+    public let cases: [DependantCase]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The relation in the register.
+         */relation: GuardianRelation, 
+        /**
+         * The dependant's register record.
+         */profile: CitizenProfile, 
+        /**
+         * The mandate of this relation.
+         */mandate: Mandate, 
+        /**
+         * Cases filed on the dependant's behalf (by any of their guardians).
+         */cases: [DependantCase]) {
+        self.relation = relation
+        self.profile = profile
+        self.mandate = mandate
+        self.cases = cases
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Dependant: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeDependant: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Dependant {
+        return
+            try Dependant(
+                relation: FfiConverterTypeGuardianRelation.read(from: &buf), 
+                profile: FfiConverterTypeCitizenProfile.read(from: &buf), 
+                mandate: FfiConverterTypeMandate.read(from: &buf), 
+                cases: FfiConverterSequenceTypeDependantCase.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Dependant, into buf: inout [UInt8]) {
+        FfiConverterTypeGuardianRelation.write(value.relation, into: &buf)
+        FfiConverterTypeCitizenProfile.write(value.profile, into: &buf)
+        FfiConverterTypeMandate.write(value.mandate, into: &buf)
+        FfiConverterSequenceTypeDependantCase.write(value.cases, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDependant_lift(_ buf: RustBuffer) throws -> Dependant {
+    return try FfiConverterTypeDependant.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDependant_lower(_ value: Dependant) -> RustBuffer {
+    return FfiConverterTypeDependant.lower(value)
+}
+
+
+/**
+ * A case filed on behalf of a dependant.
+ */
+public struct DependantCase: Equatable, Hashable {
+    /**
+     * Case number (mã hồ sơ).
+     */
+    public let caseNumber: String
+    /**
+     * Procedure id.
+     */
+    public let procedureId: String
+    /**
+     * Status (wire name: `received`, `processing`, …).
+     */
+    public let status: String
+    /**
+     * When it was received.
+     */
+    public let receivedAt: Date
+    /**
+     * The CCCD number of the guardian who filed it.
+     */
+    public let filedBy: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Case number (mã hồ sơ).
+         */caseNumber: String, 
+        /**
+         * Procedure id.
+         */procedureId: String, 
+        /**
+         * Status (wire name: `received`, `processing`, …).
+         */status: String, 
+        /**
+         * When it was received.
+         */receivedAt: Date, 
+        /**
+         * The CCCD number of the guardian who filed it.
+         */filedBy: String) {
+        self.caseNumber = caseNumber
+        self.procedureId = procedureId
+        self.status = status
+        self.receivedAt = receivedAt
+        self.filedBy = filedBy
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension DependantCase: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeDependantCase: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> DependantCase {
+        return
+            try DependantCase(
+                caseNumber: FfiConverterString.read(from: &buf), 
+                procedureId: FfiConverterString.read(from: &buf), 
+                status: FfiConverterString.read(from: &buf), 
+                receivedAt: FfiConverterTimestamp.read(from: &buf), 
+                filedBy: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: DependantCase, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.caseNumber, into: &buf)
+        FfiConverterString.write(value.procedureId, into: &buf)
+        FfiConverterString.write(value.status, into: &buf)
+        FfiConverterTimestamp.write(value.receivedAt, into: &buf)
+        FfiConverterString.write(value.filedBy, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDependantCase_lift(_ buf: RustBuffer) throws -> DependantCase {
+    return try FfiConverterTypeDependantCase.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDependantCase_lower(_ value: DependantCase) -> RustBuffer {
+    return FfiConverterTypeDependantCase.lower(value)
+}
+
+
+/**
+ * A document of a child or ward held by the guardian's device (decision 52): an SD-JWT VC
+ * about the dependant, bound to this device's key, presented with the mandate beside it. Kept
+ * apart from the citizen's own documents.
+ */
+public struct DependantDocument: Equatable, Hashable {
+    /**
+     * The server's id of the issuance (what `present_for_dependant` names).
+     */
+    public let id: String
+    /**
+     * Which document.
+     */
+    public let documentType: DocumentType
+    /**
+     * Title in Vietnamese.
+     */
+    public let titleVi: String
+    /**
+     * Title in English.
+     */
+    public let titleEn: String
+    /**
+     * The dependant's CCCD number.
+     */
+    public let dependantCccd: String
+    /**
+     * The dependant's full name.
+     */
+    public let dependantName: String
+    /**
+     * The mandate it was issued under.
+     */
+    public let mandateId: String
+    /**
+     * Its fields (the dependant's data, shown to the guardian).
+     */
+    public let fields: [DocumentField]
+    /**
+     * When this device stored it.
+     */
+    public let storedAt: Date
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The server's id of the issuance (what `present_for_dependant` names).
+         */id: String, 
+        /**
+         * Which document.
+         */documentType: DocumentType, 
+        /**
+         * Title in Vietnamese.
+         */titleVi: String, 
+        /**
+         * Title in English.
+         */titleEn: String, 
+        /**
+         * The dependant's CCCD number.
+         */dependantCccd: String, 
+        /**
+         * The dependant's full name.
+         */dependantName: String, 
+        /**
+         * The mandate it was issued under.
+         */mandateId: String, 
+        /**
+         * Its fields (the dependant's data, shown to the guardian).
+         */fields: [DocumentField], 
+        /**
+         * When this device stored it.
+         */storedAt: Date) {
+        self.id = id
+        self.documentType = documentType
+        self.titleVi = titleVi
+        self.titleEn = titleEn
+        self.dependantCccd = dependantCccd
+        self.dependantName = dependantName
+        self.mandateId = mandateId
+        self.fields = fields
+        self.storedAt = storedAt
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension DependantDocument: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeDependantDocument: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> DependantDocument {
+        return
+            try DependantDocument(
+                id: FfiConverterString.read(from: &buf), 
+                documentType: FfiConverterTypeDocumentType.read(from: &buf), 
+                titleVi: FfiConverterString.read(from: &buf), 
+                titleEn: FfiConverterString.read(from: &buf), 
+                dependantCccd: FfiConverterString.read(from: &buf), 
+                dependantName: FfiConverterString.read(from: &buf), 
+                mandateId: FfiConverterString.read(from: &buf), 
+                fields: FfiConverterSequenceTypeDocumentField.read(from: &buf), 
+                storedAt: FfiConverterTimestamp.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: DependantDocument, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.id, into: &buf)
+        FfiConverterTypeDocumentType.write(value.documentType, into: &buf)
+        FfiConverterString.write(value.titleVi, into: &buf)
+        FfiConverterString.write(value.titleEn, into: &buf)
+        FfiConverterString.write(value.dependantCccd, into: &buf)
+        FfiConverterString.write(value.dependantName, into: &buf)
+        FfiConverterString.write(value.mandateId, into: &buf)
+        FfiConverterSequenceTypeDocumentField.write(value.fields, into: &buf)
+        FfiConverterTimestamp.write(value.storedAt, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDependantDocument_lift(_ buf: RustBuffer) throws -> DependantDocument {
+    return try FfiConverterTypeDependantDocument.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDependantDocument_lower(_ value: DependantDocument) -> RustBuffer {
+    return FfiConverterTypeDependantDocument.lower(value)
 }
 
 
@@ -9906,6 +10863,10 @@ public struct Draft: Equatable, Hashable {
      * When it last changed.
      */
     public let updatedAt: Date
+    /**
+     * Filed on behalf of this dependant (CCCD number) under a mandate (`create_draft_for`).
+     */
+    public let onBehalfOf: String?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -9942,7 +10903,10 @@ public struct Draft: Equatable, Hashable {
          */requestedAttachments: [String], 
         /**
          * When it last changed.
-         */updatedAt: Date) {
+         */updatedAt: Date, 
+        /**
+         * Filed on behalf of this dependant (CCCD number) under a mandate (`create_draft_for`).
+         */onBehalfOf: String?) {
         self.draftId = draftId
         self.procedureId = procedureId
         self.procedureVersion = procedureVersion
@@ -9954,6 +10918,7 @@ public struct Draft: Equatable, Hashable {
         self.supplementsCase = supplementsCase
         self.requestedAttachments = requestedAttachments
         self.updatedAt = updatedAt
+        self.onBehalfOf = onBehalfOf
     }
 
     
@@ -9982,7 +10947,8 @@ public struct FfiConverterTypeDraft: FfiConverterRustBuffer {
                 attachments: FfiConverterSequenceTypeDraftAttachment.read(from: &buf), 
                 supplementsCase: FfiConverterOptionString.read(from: &buf), 
                 requestedAttachments: FfiConverterSequenceString.read(from: &buf), 
-                updatedAt: FfiConverterTimestamp.read(from: &buf)
+                updatedAt: FfiConverterTimestamp.read(from: &buf), 
+                onBehalfOf: FfiConverterOptionString.read(from: &buf)
         )
     }
 
@@ -9998,6 +10964,7 @@ public struct FfiConverterTypeDraft: FfiConverterRustBuffer {
         FfiConverterOptionString.write(value.supplementsCase, into: &buf)
         FfiConverterSequenceString.write(value.requestedAttachments, into: &buf)
         FfiConverterTimestamp.write(value.updatedAt, into: &buf)
+        FfiConverterOptionString.write(value.onBehalfOf, into: &buf)
     }
 }
 
@@ -10192,6 +11159,116 @@ public func FfiConverterTypeElementSelection_lift(_ buf: RustBuffer) throws -> E
 #endif
 public func FfiConverterTypeElementSelection_lower(_ value: ElementSelection) -> RustBuffer {
     return FfiConverterTypeElementSelection.lower(value)
+}
+
+
+/**
+ * The verifier's reader identity: what the citizen's phone shows before anything is chosen.
+ * No key material (the reader key never leaves the verifier's data directory).
+ */
+public struct EnrolledReader: Equatable, Hashable {
+    /**
+     * The role certified.
+     */
+    public let role: VerifierRole
+    /**
+     * The reader certificate's subject (`CN=…, O=…`).
+     */
+    public let subject: String
+    /**
+     * Its common name as the citizen sees it (`Vietnamese / English`).
+     */
+    public let commonName: String?
+    /**
+     * The role's name in Vietnamese.
+     */
+    public let nameVi: String
+    /**
+     * The role's name in English.
+     */
+    public let nameEn: String
+    /**
+     * End of the certificate's validity: enrol again before it.
+     */
+    public let notAfter: Date
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The role certified.
+         */role: VerifierRole, 
+        /**
+         * The reader certificate's subject (`CN=…, O=…`).
+         */subject: String, 
+        /**
+         * Its common name as the citizen sees it (`Vietnamese / English`).
+         */commonName: String?, 
+        /**
+         * The role's name in Vietnamese.
+         */nameVi: String, 
+        /**
+         * The role's name in English.
+         */nameEn: String, 
+        /**
+         * End of the certificate's validity: enrol again before it.
+         */notAfter: Date) {
+        self.role = role
+        self.subject = subject
+        self.commonName = commonName
+        self.nameVi = nameVi
+        self.nameEn = nameEn
+        self.notAfter = notAfter
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension EnrolledReader: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeEnrolledReader: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> EnrolledReader {
+        return
+            try EnrolledReader(
+                role: FfiConverterTypeVerifierRole.read(from: &buf), 
+                subject: FfiConverterString.read(from: &buf), 
+                commonName: FfiConverterOptionString.read(from: &buf), 
+                nameVi: FfiConverterString.read(from: &buf), 
+                nameEn: FfiConverterString.read(from: &buf), 
+                notAfter: FfiConverterTimestamp.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: EnrolledReader, into buf: inout [UInt8]) {
+        FfiConverterTypeVerifierRole.write(value.role, into: &buf)
+        FfiConverterString.write(value.subject, into: &buf)
+        FfiConverterOptionString.write(value.commonName, into: &buf)
+        FfiConverterString.write(value.nameVi, into: &buf)
+        FfiConverterString.write(value.nameEn, into: &buf)
+        FfiConverterTimestamp.write(value.notAfter, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeEnrolledReader_lift(_ buf: RustBuffer) throws -> EnrolledReader {
+    return try FfiConverterTypeEnrolledReader.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeEnrolledReader_lower(_ value: EnrolledReader) -> RustBuffer {
+    return FfiConverterTypeEnrolledReader.lower(value)
 }
 
 
@@ -10844,6 +11921,117 @@ public func FfiConverterTypeFormField_lower(_ value: FormField) -> RustBuffer {
 
 
 /**
+ * The identity credential (PID) this device holds, as its holder reads it.
+ */
+public struct HeldCredentialInfo: Equatable, Hashable {
+    /**
+     * Every claim it can disclose, with its value as issued (`place_of_origin` → `Xã …`).
+     */
+    public let claims: [String: String]
+    /**
+     * Identity level the issuer vouched for (1 or 2).
+     */
+    public let level: UInt8
+    /**
+     * When it was issued.
+     */
+    public let issuedAt: Date
+    /**
+     * When it expires.
+     */
+    public let expiresAt: Date
+    /**
+     * Its index in the issuer's status list (`None` for a credential issued without one).
+     */
+    public let statusIndex: UInt64?
+    /**
+     * Whether the issuer revoked it — e.g. after an approved correction of a claim it carries
+     * (then `fetch_credential` gets a new one). `None` when not checked.
+     */
+    public let revoked: Bool?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Every claim it can disclose, with its value as issued (`place_of_origin` → `Xã …`).
+         */claims: [String: String], 
+        /**
+         * Identity level the issuer vouched for (1 or 2).
+         */level: UInt8, 
+        /**
+         * When it was issued.
+         */issuedAt: Date, 
+        /**
+         * When it expires.
+         */expiresAt: Date, 
+        /**
+         * Its index in the issuer's status list (`None` for a credential issued without one).
+         */statusIndex: UInt64?, 
+        /**
+         * Whether the issuer revoked it — e.g. after an approved correction of a claim it carries
+         * (then `fetch_credential` gets a new one). `None` when not checked.
+         */revoked: Bool?) {
+        self.claims = claims
+        self.level = level
+        self.issuedAt = issuedAt
+        self.expiresAt = expiresAt
+        self.statusIndex = statusIndex
+        self.revoked = revoked
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension HeldCredentialInfo: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeHeldCredentialInfo: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> HeldCredentialInfo {
+        return
+            try HeldCredentialInfo(
+                claims: FfiConverterDictionaryStringString.read(from: &buf), 
+                level: FfiConverterUInt8.read(from: &buf), 
+                issuedAt: FfiConverterTimestamp.read(from: &buf), 
+                expiresAt: FfiConverterTimestamp.read(from: &buf), 
+                statusIndex: FfiConverterOptionUInt64.read(from: &buf), 
+                revoked: FfiConverterOptionBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: HeldCredentialInfo, into buf: inout [UInt8]) {
+        FfiConverterDictionaryStringString.write(value.claims, into: &buf)
+        FfiConverterUInt8.write(value.level, into: &buf)
+        FfiConverterTimestamp.write(value.issuedAt, into: &buf)
+        FfiConverterTimestamp.write(value.expiresAt, into: &buf)
+        FfiConverterOptionUInt64.write(value.statusIndex, into: &buf)
+        FfiConverterOptionBool.write(value.revoked, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeHeldCredentialInfo_lift(_ buf: RustBuffer) throws -> HeldCredentialInfo {
+    return try FfiConverterTypeHeldCredentialInfo.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeHeldCredentialInfo_lower(_ value: HeldCredentialInfo) -> RustBuffer {
+    return FfiConverterTypeHeldCredentialInfo.lower(value)
+}
+
+
+/**
  * A short identity QR to show ([`AccountClient::identity_qr`]).
  */
 public struct IdentityQrCode: Equatable, Hashable {
@@ -11219,6 +12407,389 @@ public func FfiConverterTypeLoginRequestInfo_lift(_ buf: RustBuffer) throws -> L
 #endif
 public func FfiConverterTypeLoginRequestInfo_lower(_ value: LoginRequestInfo) -> RustBuffer {
     return FfiConverterTypeLoginRequestInfo.lower(value)
+}
+
+
+/**
+ * A mandate: the server's signed, scoped, time-limited grant to act for a dependant.
+ */
+public struct Mandate: Equatable, Hashable {
+    /**
+     * Its id (named in every on-behalf submission).
+     */
+    public let mandateId: String
+    /**
+     * Its state now.
+     */
+    public let state: MandateState
+    /**
+     * The procedures (catalogue ids) it covers.
+     */
+    public let procedures: [String]
+    /**
+     * The document kinds (`health_insurance`, `cccd`, …) it covers.
+     */
+    public let documentTypes: [String]
+    /**
+     * When the grant ends.
+     */
+    public let endsAt: Date
+    /**
+     * When it was revoked, if it was.
+     */
+    public let revokedAt: Date?
+    /**
+     * Who revoked it (`guardian`, or `official:<staff id>`).
+     */
+    public let revokedBy: String?
+    /**
+     * The signed mandate (compact JWS, `typ` `citizen-mandate+jwt`), checked by the core, while
+     * active: what a verifier checks offline against the server's keys.
+     */
+    public let signed: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Its id (named in every on-behalf submission).
+         */mandateId: String, 
+        /**
+         * Its state now.
+         */state: MandateState, 
+        /**
+         * The procedures (catalogue ids) it covers.
+         */procedures: [String], 
+        /**
+         * The document kinds (`health_insurance`, `cccd`, …) it covers.
+         */documentTypes: [String], 
+        /**
+         * When the grant ends.
+         */endsAt: Date, 
+        /**
+         * When it was revoked, if it was.
+         */revokedAt: Date?, 
+        /**
+         * Who revoked it (`guardian`, or `official:<staff id>`).
+         */revokedBy: String?, 
+        /**
+         * The signed mandate (compact JWS, `typ` `citizen-mandate+jwt`), checked by the core, while
+         * active: what a verifier checks offline against the server's keys.
+         */signed: String?) {
+        self.mandateId = mandateId
+        self.state = state
+        self.procedures = procedures
+        self.documentTypes = documentTypes
+        self.endsAt = endsAt
+        self.revokedAt = revokedAt
+        self.revokedBy = revokedBy
+        self.signed = signed
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Mandate: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeMandate: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Mandate {
+        return
+            try Mandate(
+                mandateId: FfiConverterString.read(from: &buf), 
+                state: FfiConverterTypeMandateState.read(from: &buf), 
+                procedures: FfiConverterSequenceString.read(from: &buf), 
+                documentTypes: FfiConverterSequenceString.read(from: &buf), 
+                endsAt: FfiConverterTimestamp.read(from: &buf), 
+                revokedAt: FfiConverterOptionTimestamp.read(from: &buf), 
+                revokedBy: FfiConverterOptionString.read(from: &buf), 
+                signed: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Mandate, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.mandateId, into: &buf)
+        FfiConverterTypeMandateState.write(value.state, into: &buf)
+        FfiConverterSequenceString.write(value.procedures, into: &buf)
+        FfiConverterSequenceString.write(value.documentTypes, into: &buf)
+        FfiConverterTimestamp.write(value.endsAt, into: &buf)
+        FfiConverterOptionTimestamp.write(value.revokedAt, into: &buf)
+        FfiConverterOptionString.write(value.revokedBy, into: &buf)
+        FfiConverterOptionString.write(value.signed, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMandate_lift(_ buf: RustBuffer) throws -> Mandate {
+    return try FfiConverterTypeMandate.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMandate_lower(_ value: Mandate) -> RustBuffer {
+    return FfiConverterTypeMandate.lower(value)
+}
+
+
+/**
+ * What presenting a dependant's document produced.
+ */
+public struct OnBehalfShare: Equatable, Hashable {
+    /**
+     * The presentation to hand the verifier (JSON: the SD-JWT with its key-binding JWT, and
+     * the mandate JWS), e.g. as a QR code or over the verifier's channel.
+     */
+    public let presentation: String
+    /**
+     * The consent receipt's id (stored on the device, device-signed).
+     */
+    public let receiptId: String
+    /**
+     * Exactly the disclosed fields.
+     */
+    public let disclosed: [String]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The presentation to hand the verifier (JSON: the SD-JWT with its key-binding JWT, and
+         * the mandate JWS), e.g. as a QR code or over the verifier's channel.
+         */presentation: String, 
+        /**
+         * The consent receipt's id (stored on the device, device-signed).
+         */receiptId: String, 
+        /**
+         * Exactly the disclosed fields.
+         */disclosed: [String]) {
+        self.presentation = presentation
+        self.receiptId = receiptId
+        self.disclosed = disclosed
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension OnBehalfShare: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeOnBehalfShare: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> OnBehalfShare {
+        return
+            try OnBehalfShare(
+                presentation: FfiConverterString.read(from: &buf), 
+                receiptId: FfiConverterString.read(from: &buf), 
+                disclosed: FfiConverterSequenceString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: OnBehalfShare, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.presentation, into: &buf)
+        FfiConverterString.write(value.receiptId, into: &buf)
+        FfiConverterSequenceString.write(value.disclosed, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOnBehalfShare_lift(_ buf: RustBuffer) throws -> OnBehalfShare {
+    return try FfiConverterTypeOnBehalfShare.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOnBehalfShare_lower(_ value: OnBehalfShare) -> RustBuffer {
+    return FfiConverterTypeOnBehalfShare.lower(value)
+}
+
+
+/**
+ * A dependant's document presented by a guardian, verified (`Verifier.verify_on_behalf`).
+ */
+public struct OnBehalfVerification: Equatable, Hashable {
+    /**
+     * "Thẻ bảo hiểm y tế của con Y do cha/mẹ X trình".
+     */
+    public let summaryVi: String
+    /**
+     * "Health insurance card of child Y presented by parent X".
+     */
+    public let summaryEn: String
+    /**
+     * The relation.
+     */
+    public let relation: GuardianRelation
+    /**
+     * The guardian's full name.
+     */
+    public let guardianName: String
+    /**
+     * The guardian's CCCD number.
+     */
+    public let guardianCccd: String
+    /**
+     * The dependant's full name.
+     */
+    public let dependantName: String
+    /**
+     * The dependant's CCCD number.
+     */
+    public let dependantCccd: String
+    /**
+     * The dependant's date of birth.
+     */
+    public let dependantBirthdate: String
+    /**
+     * The mandate id.
+     */
+    public let mandateId: String
+    /**
+     * Which document.
+     */
+    public let documentType: DocumentType
+    /**
+     * Exactly the disclosed fields (the dependant's data).
+     */
+    public let fields: [DocumentField]
+    /**
+     * Whether the document's revocation status was checked (a fresh cached status list);
+     * `false`: refresh the verifier's trust when online.
+     */
+    public let revocationChecked: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * "Thẻ bảo hiểm y tế của con Y do cha/mẹ X trình".
+         */summaryVi: String, 
+        /**
+         * "Health insurance card of child Y presented by parent X".
+         */summaryEn: String, 
+        /**
+         * The relation.
+         */relation: GuardianRelation, 
+        /**
+         * The guardian's full name.
+         */guardianName: String, 
+        /**
+         * The guardian's CCCD number.
+         */guardianCccd: String, 
+        /**
+         * The dependant's full name.
+         */dependantName: String, 
+        /**
+         * The dependant's CCCD number.
+         */dependantCccd: String, 
+        /**
+         * The dependant's date of birth.
+         */dependantBirthdate: String, 
+        /**
+         * The mandate id.
+         */mandateId: String, 
+        /**
+         * Which document.
+         */documentType: DocumentType, 
+        /**
+         * Exactly the disclosed fields (the dependant's data).
+         */fields: [DocumentField], 
+        /**
+         * Whether the document's revocation status was checked (a fresh cached status list);
+         * `false`: refresh the verifier's trust when online.
+         */revocationChecked: Bool) {
+        self.summaryVi = summaryVi
+        self.summaryEn = summaryEn
+        self.relation = relation
+        self.guardianName = guardianName
+        self.guardianCccd = guardianCccd
+        self.dependantName = dependantName
+        self.dependantCccd = dependantCccd
+        self.dependantBirthdate = dependantBirthdate
+        self.mandateId = mandateId
+        self.documentType = documentType
+        self.fields = fields
+        self.revocationChecked = revocationChecked
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension OnBehalfVerification: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeOnBehalfVerification: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> OnBehalfVerification {
+        return
+            try OnBehalfVerification(
+                summaryVi: FfiConverterString.read(from: &buf), 
+                summaryEn: FfiConverterString.read(from: &buf), 
+                relation: FfiConverterTypeGuardianRelation.read(from: &buf), 
+                guardianName: FfiConverterString.read(from: &buf), 
+                guardianCccd: FfiConverterString.read(from: &buf), 
+                dependantName: FfiConverterString.read(from: &buf), 
+                dependantCccd: FfiConverterString.read(from: &buf), 
+                dependantBirthdate: FfiConverterString.read(from: &buf), 
+                mandateId: FfiConverterString.read(from: &buf), 
+                documentType: FfiConverterTypeDocumentType.read(from: &buf), 
+                fields: FfiConverterSequenceTypeDocumentField.read(from: &buf), 
+                revocationChecked: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: OnBehalfVerification, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.summaryVi, into: &buf)
+        FfiConverterString.write(value.summaryEn, into: &buf)
+        FfiConverterTypeGuardianRelation.write(value.relation, into: &buf)
+        FfiConverterString.write(value.guardianName, into: &buf)
+        FfiConverterString.write(value.guardianCccd, into: &buf)
+        FfiConverterString.write(value.dependantName, into: &buf)
+        FfiConverterString.write(value.dependantCccd, into: &buf)
+        FfiConverterString.write(value.dependantBirthdate, into: &buf)
+        FfiConverterString.write(value.mandateId, into: &buf)
+        FfiConverterTypeDocumentType.write(value.documentType, into: &buf)
+        FfiConverterSequenceTypeDocumentField.write(value.fields, into: &buf)
+        FfiConverterBool.write(value.revocationChecked, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOnBehalfVerification_lift(_ buf: RustBuffer) throws -> OnBehalfVerification {
+    return try FfiConverterTypeOnBehalfVerification.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOnBehalfVerification_lower(_ value: OnBehalfVerification) -> RustBuffer {
+    return FfiConverterTypeOnBehalfVerification.lower(value)
 }
 
 
@@ -12170,6 +13741,11 @@ public struct ReceiptInfo: Equatable, Hashable {
      * deleted). The other fields of a marker hold what is still known (id, kind, time).
      */
     public let damage: ErrorDetail?
+    /**
+     * An in-person presentation made offline whose receipt the server has not countersigned
+     * yet (`sync_receipts` sends it; it also rides on the periodic case sync).
+     */
+    public let awaitingCountersignature: Bool
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -12212,7 +13788,11 @@ public struct ReceiptInfo: Equatable, Hashable {
          * Set on a marker for a receipt the device cannot show: `consent.receipt_damaged` (the
          * stored row does not open) or `consent.receipt_missing` (a receipt of the chain was
          * deleted). The other fields of a marker hold what is still known (id, kind, time).
-         */damage: ErrorDetail?) {
+         */damage: ErrorDetail?, 
+        /**
+         * An in-person presentation made offline whose receipt the server has not countersigned
+         * yet (`sync_receipts` sends it; it also rides on the periodic case sync).
+         */awaitingCountersignature: Bool) {
         self.receiptId = receiptId
         self.kind = kind
         self.relyingPartyId = relyingPartyId
@@ -12225,6 +13805,7 @@ public struct ReceiptInfo: Equatable, Hashable {
         self.sequence = sequence
         self.delivery = delivery
         self.damage = damage
+        self.awaitingCountersignature = awaitingCountersignature
     }
 
     
@@ -12254,7 +13835,8 @@ public struct FfiConverterTypeReceiptInfo: FfiConverterRustBuffer {
                 issuedAt: FfiConverterTimestamp.read(from: &buf), 
                 sequence: FfiConverterInt64.read(from: &buf), 
                 delivery: FfiConverterTypeShareDelivery.read(from: &buf), 
-                damage: FfiConverterOptionTypeErrorDetail.read(from: &buf)
+                damage: FfiConverterOptionTypeErrorDetail.read(from: &buf), 
+                awaitingCountersignature: FfiConverterBool.read(from: &buf)
         )
     }
 
@@ -12271,6 +13853,7 @@ public struct FfiConverterTypeReceiptInfo: FfiConverterRustBuffer {
         FfiConverterInt64.write(value.sequence, into: &buf)
         FfiConverterTypeShareDelivery.write(value.delivery, into: &buf)
         FfiConverterOptionTypeErrorDetail.write(value.damage, into: &buf)
+        FfiConverterBool.write(value.awaitingCountersignature, into: &buf)
     }
 }
 
@@ -12478,6 +14061,156 @@ public func FfiConverterTypeRecoveryTicket_lift(_ buf: RustBuffer) throws -> Rec
 #endif
 public func FfiConverterTypeRecoveryTicket_lower(_ value: RecoveryTicket) -> RustBuffer {
     return FfiConverterTypeRecoveryTicket.lower(value)
+}
+
+
+/**
+ * A lost phone, locked: it cannot log in, sign, submit or present until it is unlocked at a
+ * counter or a recovery replaces it; its data and outbox are kept.
+ */
+public struct RemoteLockOutcome: Equatable, Hashable {
+    /**
+     * The locked device.
+     */
+    public let deviceId: String
+    /**
+     * When it was locked.
+     */
+    public let lockedAt: Date
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The locked device.
+         */deviceId: String, 
+        /**
+         * When it was locked.
+         */lockedAt: Date) {
+        self.deviceId = deviceId
+        self.lockedAt = lockedAt
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension RemoteLockOutcome: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeRemoteLockOutcome: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> RemoteLockOutcome {
+        return
+            try RemoteLockOutcome(
+                deviceId: FfiConverterString.read(from: &buf), 
+                lockedAt: FfiConverterTimestamp.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: RemoteLockOutcome, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.deviceId, into: &buf)
+        FfiConverterTimestamp.write(value.lockedAt, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRemoteLockOutcome_lift(_ buf: RustBuffer) throws -> RemoteLockOutcome {
+    return try FfiConverterTypeRemoteLockOutcome.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRemoteLockOutcome_lower(_ value: RemoteLockOutcome) -> RustBuffer {
+    return FfiConverterTypeRemoteLockOutcome.lower(value)
+}
+
+
+/**
+ * A lock of a lost phone, requested from this (another) device: the OTP went to the registered
+ * phone ([`AccountClient::complete_remote_lock`] next; or `chip().remote_lock_with_chip`).
+ */
+public struct RemoteLockTicket: Equatable, Hashable {
+    /**
+     * The lock request (also the nonce of a chip read).
+     */
+    public let lockId: String
+    /**
+     * Where the OTP went (masked).
+     */
+    public let maskedPhone: String
+    /**
+     * Until when the OTP is valid.
+     */
+    public let otpExpiresAt: Date
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The lock request (also the nonce of a chip read).
+         */lockId: String, 
+        /**
+         * Where the OTP went (masked).
+         */maskedPhone: String, 
+        /**
+         * Until when the OTP is valid.
+         */otpExpiresAt: Date) {
+        self.lockId = lockId
+        self.maskedPhone = maskedPhone
+        self.otpExpiresAt = otpExpiresAt
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension RemoteLockTicket: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeRemoteLockTicket: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> RemoteLockTicket {
+        return
+            try RemoteLockTicket(
+                lockId: FfiConverterString.read(from: &buf), 
+                maskedPhone: FfiConverterString.read(from: &buf), 
+                otpExpiresAt: FfiConverterTimestamp.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: RemoteLockTicket, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.lockId, into: &buf)
+        FfiConverterString.write(value.maskedPhone, into: &buf)
+        FfiConverterTimestamp.write(value.otpExpiresAt, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRemoteLockTicket_lift(_ buf: RustBuffer) throws -> RemoteLockTicket {
+    return try FfiConverterTypeRemoteLockTicket.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRemoteLockTicket_lower(_ value: RemoteLockTicket) -> RustBuffer {
+    return FfiConverterTypeRemoteLockTicket.lower(value)
 }
 
 
@@ -13586,6 +15319,165 @@ public func FfiConverterTypeVerifiedIdentityQr_lower(_ value: VerifiedIdentityQr
 
 
 /**
+ * What a verified mandate says (every field from the server-signed mandate).
+ */
+public struct VerifiedMandate: Equatable, Hashable {
+    /**
+     * The mandate id.
+     */
+    public let mandateId: String
+    /**
+     * The relation in the register.
+     */
+    public let relation: GuardianRelation
+    /**
+     * The guardian's CCCD number.
+     */
+    public let guardianCccd: String
+    /**
+     * The guardian's full name.
+     */
+    public let guardianName: String
+    /**
+     * The guardian's device key (SEC1, base64url): the only key that may act under it.
+     */
+    public let guardianDeviceKey: String
+    /**
+     * The dependant's CCCD number.
+     */
+    public let dependantCccd: String
+    /**
+     * The dependant's full name.
+     */
+    public let dependantName: String
+    /**
+     * The dependant's date of birth (`YYYY-MM-DD`).
+     */
+    public let dependantBirthdate: String
+    /**
+     * Procedures covered.
+     */
+    public let procedures: [String]
+    /**
+     * Document kinds covered.
+     */
+    public let documentTypes: [String]
+    /**
+     * When this signed mandate stops being valid (its own expiry or the grant's end).
+     */
+    public let validUntil: Date
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The mandate id.
+         */mandateId: String, 
+        /**
+         * The relation in the register.
+         */relation: GuardianRelation, 
+        /**
+         * The guardian's CCCD number.
+         */guardianCccd: String, 
+        /**
+         * The guardian's full name.
+         */guardianName: String, 
+        /**
+         * The guardian's device key (SEC1, base64url): the only key that may act under it.
+         */guardianDeviceKey: String, 
+        /**
+         * The dependant's CCCD number.
+         */dependantCccd: String, 
+        /**
+         * The dependant's full name.
+         */dependantName: String, 
+        /**
+         * The dependant's date of birth (`YYYY-MM-DD`).
+         */dependantBirthdate: String, 
+        /**
+         * Procedures covered.
+         */procedures: [String], 
+        /**
+         * Document kinds covered.
+         */documentTypes: [String], 
+        /**
+         * When this signed mandate stops being valid (its own expiry or the grant's end).
+         */validUntil: Date) {
+        self.mandateId = mandateId
+        self.relation = relation
+        self.guardianCccd = guardianCccd
+        self.guardianName = guardianName
+        self.guardianDeviceKey = guardianDeviceKey
+        self.dependantCccd = dependantCccd
+        self.dependantName = dependantName
+        self.dependantBirthdate = dependantBirthdate
+        self.procedures = procedures
+        self.documentTypes = documentTypes
+        self.validUntil = validUntil
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension VerifiedMandate: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeVerifiedMandate: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> VerifiedMandate {
+        return
+            try VerifiedMandate(
+                mandateId: FfiConverterString.read(from: &buf), 
+                relation: FfiConverterTypeGuardianRelation.read(from: &buf), 
+                guardianCccd: FfiConverterString.read(from: &buf), 
+                guardianName: FfiConverterString.read(from: &buf), 
+                guardianDeviceKey: FfiConverterString.read(from: &buf), 
+                dependantCccd: FfiConverterString.read(from: &buf), 
+                dependantName: FfiConverterString.read(from: &buf), 
+                dependantBirthdate: FfiConverterString.read(from: &buf), 
+                procedures: FfiConverterSequenceString.read(from: &buf), 
+                documentTypes: FfiConverterSequenceString.read(from: &buf), 
+                validUntil: FfiConverterTimestamp.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: VerifiedMandate, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.mandateId, into: &buf)
+        FfiConverterTypeGuardianRelation.write(value.relation, into: &buf)
+        FfiConverterString.write(value.guardianCccd, into: &buf)
+        FfiConverterString.write(value.guardianName, into: &buf)
+        FfiConverterString.write(value.guardianDeviceKey, into: &buf)
+        FfiConverterString.write(value.dependantCccd, into: &buf)
+        FfiConverterString.write(value.dependantName, into: &buf)
+        FfiConverterString.write(value.dependantBirthdate, into: &buf)
+        FfiConverterSequenceString.write(value.procedures, into: &buf)
+        FfiConverterSequenceString.write(value.documentTypes, into: &buf)
+        FfiConverterTimestamp.write(value.validUntil, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeVerifiedMandate_lift(_ buf: RustBuffer) throws -> VerifiedMandate {
+    return try FfiConverterTypeVerifiedMandate.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeVerifiedMandate_lower(_ value: VerifiedMandate) -> RustBuffer {
+    return FfiConverterTypeVerifiedMandate.lower(value)
+}
+
+
+/**
  * Everything a verifier needs: where the server is, how to trust it, where to cache.
  */
 public struct VerifierConfig: Equatable, Hashable {
@@ -13615,6 +15507,13 @@ public struct VerifierConfig: Equatable, Hashable {
      * reported as not checked, never as valid.
      */
     public let statusListMaxAge: TimeInterval?
+    /**
+     * For tests only (an expired document, clock-pinned vectors): judge every validity window
+     * (MSO, certificates, list freshness, reader enrolment) as if the clock read this fixed
+     * instant. `None` (the default, and the only value a deployed verifier may use): the
+     * system clock. Honoured by `Verifier.open` (ARCHITECTURE.md decision 51).
+     */
+    public let pinnedClock: Date?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -13638,13 +15537,20 @@ public struct VerifierConfig: Equatable, Hashable {
          * Treat the cached status list as stale this long after it was issued, even before it
          * expires (`None`: stale only when expired, 24 h). Revocation against a stale list is
          * reported as not checked, never as valid.
-         */statusListMaxAge: TimeInterval? = nil) {
+         */statusListMaxAge: TimeInterval? = nil, 
+        /**
+         * For tests only (an expired document, clock-pinned vectors): judge every validity window
+         * (MSO, certificates, list freshness, reader enrolment) as if the clock read this fixed
+         * instant. `None` (the default, and the only value a deployed verifier may use): the
+         * system clock. Honoured by `Verifier.open` (ARCHITECTURE.md decision 51).
+         */pinnedClock: Date? = nil) {
         self.serverBaseUrl = serverBaseUrl
         self.dataDir = dataDir
         self.trustAnchorsPem = trustAnchorsPem
         self.spkiPins = spkiPins
         self.allowInsecureLoopback = allowInsecureLoopback
         self.statusListMaxAge = statusListMaxAge
+        self.pinnedClock = pinnedClock
     }
 
     
@@ -13668,7 +15574,8 @@ public struct FfiConverterTypeVerifierConfig: FfiConverterRustBuffer {
                 trustAnchorsPem: FfiConverterSequenceString.read(from: &buf), 
                 spkiPins: FfiConverterSequenceString.read(from: &buf), 
                 allowInsecureLoopback: FfiConverterBool.read(from: &buf), 
-                statusListMaxAge: FfiConverterOptionDuration.read(from: &buf)
+                statusListMaxAge: FfiConverterOptionDuration.read(from: &buf), 
+                pinnedClock: FfiConverterOptionTimestamp.read(from: &buf)
         )
     }
 
@@ -13679,6 +15586,7 @@ public struct FfiConverterTypeVerifierConfig: FfiConverterRustBuffer {
         FfiConverterSequenceString.write(value.spkiPins, into: &buf)
         FfiConverterBool.write(value.allowInsecureLoopback, into: &buf)
         FfiConverterOptionDuration.write(value.statusListMaxAge, into: &buf)
+        FfiConverterOptionTimestamp.write(value.pinnedClock, into: &buf)
     }
 }
 
@@ -16000,6 +17908,81 @@ public func FfiConverterTypeFieldKind_lower(_ value: FieldKind) -> RustBuffer {
 
 
 /**
+ * How the account holder is related to the dependant in the population register.
+ */
+
+public enum GuardianRelation: Equatable, Hashable {
+    
+    /**
+     * Parent (cha/mẹ) of a child under 14.
+     */
+    case parent
+    /**
+     * Guardian (người giám hộ) of a ward.
+     */
+    case guardian
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension GuardianRelation: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeGuardianRelation: FfiConverterRustBuffer {
+    typealias SwiftType = GuardianRelation
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> GuardianRelation {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .parent
+        
+        case 2: return .guardian
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: GuardianRelation, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .parent:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .guardian:
+            writeInt(&buf, Int32(2))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeGuardianRelation_lift(_ buf: RustBuffer) throws -> GuardianRelation {
+    return try FfiConverterTypeGuardianRelation.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeGuardianRelation_lower(_ value: GuardianRelation) -> RustBuffer {
+    return FfiConverterTypeGuardianRelation.lower(value)
+}
+
+
+
+/**
  * What went wrong with the platform key store.
  */
 
@@ -16512,6 +18495,91 @@ public func FfiConverterTypeLogProblem_lift(_ buf: RustBuffer) throws -> LogProb
 #endif
 public func FfiConverterTypeLogProblem_lower(_ value: LogProblem) -> RustBuffer {
     return FfiConverterTypeLogProblem.lower(value)
+}
+
+
+
+/**
+ * The state of a mandate.
+ */
+
+public enum MandateState: Equatable, Hashable {
+    
+    /**
+     * In force: the guardian may file and present within its scope.
+     */
+    case active
+    /**
+     * Ended: the child turned 14, or the guardianship ended in the register.
+     */
+    case expired
+    /**
+     * Revoked by the guardian or an official.
+     */
+    case revoked
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension MandateState: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeMandateState: FfiConverterRustBuffer {
+    typealias SwiftType = MandateState
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> MandateState {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .active
+        
+        case 2: return .expired
+        
+        case 3: return .revoked
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: MandateState, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .active:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .expired:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .revoked:
+            writeInt(&buf, Int32(3))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMandateState_lift(_ buf: RustBuffer) throws -> MandateState {
+    return try FfiConverterTypeMandateState.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMandateState_lower(_ value: MandateState) -> RustBuffer {
+    return FfiConverterTypeMandateState.lower(value)
 }
 
 
@@ -17987,6 +20055,92 @@ public func FfiConverterTypeVerifierRequest_lower(_ value: VerifierRequest) -> R
 }
 
 
+
+/**
+ * The demo verifiers a reader certificate can be issued for (decision 45); each may ask for a
+ * fixed set of documents and elements, written into its certificate.
+ */
+
+public enum VerifierRole: Equatable, Hashable {
+    
+    /**
+     * Traffic police: the driving licence, the vehicle registration, identity from the CCCD.
+     */
+    case trafficPolice
+    /**
+     * A hospital's reception: the health-insurance card and identity elements.
+     */
+    case hospital
+    /**
+     * A bank counter: the CCCD and the driving licence's identity elements.
+     */
+    case bankCounter
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension VerifierRole: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeVerifierRole: FfiConverterRustBuffer {
+    typealias SwiftType = VerifierRole
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> VerifierRole {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .trafficPolice
+        
+        case 2: return .hospital
+        
+        case 3: return .bankCounter
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: VerifierRole, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .trafficPolice:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .hospital:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .bankCounter:
+            writeInt(&buf, Int32(3))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeVerifierRole_lift(_ buf: RustBuffer) throws -> VerifierRole {
+    return try FfiConverterTypeVerifierRole.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeVerifierRole_lower(_ value: VerifierRole) -> RustBuffer {
+    return FfiConverterTypeVerifierRole.lower(value)
+}
+
+
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
@@ -18006,6 +20160,54 @@ fileprivate struct FfiConverterOptionInt32: FfiConverterRustBuffer {
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterInt32.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionUInt64: FfiConverterRustBuffer {
+    typealias SwiftType = UInt64?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterUInt64.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterUInt64.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionBool: FfiConverterRustBuffer {
+    typealias SwiftType = Bool?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterBool.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterBool.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -18230,6 +20432,30 @@ fileprivate struct FfiConverterOptionTypeDateRule: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeEnrolledReader: FfiConverterRustBuffer {
+    typealias SwiftType = EnrolledReader?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeEnrolledReader.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeEnrolledReader.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionTypeErrorDetail: FfiConverterRustBuffer {
     typealias SwiftType = ErrorDetail?
 
@@ -18246,6 +20472,30 @@ fileprivate struct FfiConverterOptionTypeErrorDetail: FfiConverterRustBuffer {
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterTypeErrorDetail.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeHeldCredentialInfo: FfiConverterRustBuffer {
+    typealias SwiftType = HeldCredentialInfo?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeHeldCredentialInfo.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeHeldCredentialInfo.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -18567,6 +20817,81 @@ fileprivate struct FfiConverterSequenceTypeClaimRequest: FfiConverterRustBuffer 
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterTypeClaimRequest.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeDependant: FfiConverterRustBuffer {
+    typealias SwiftType = [Dependant]
+
+    public static func write(_ value: [Dependant], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeDependant.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [Dependant] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [Dependant]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeDependant.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeDependantCase: FfiConverterRustBuffer {
+    typealias SwiftType = [DependantCase]
+
+    public static func write(_ value: [DependantCase], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeDependantCase.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [DependantCase] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [DependantCase]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeDependantCase.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeDependantDocument: FfiConverterRustBuffer {
+    typealias SwiftType = [DependantDocument]
+
+    public static func write(_ value: [DependantDocument], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeDependantDocument.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [DependantDocument] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [DependantDocument]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeDependantDocument.read(from: &buf))
         }
         return seq
     }
@@ -19268,6 +21593,24 @@ public func verifyReceiptExport(json: String, serverKeyJwk: String?)throws  -> I
 })
 }
 /**
+ * Verify a mandate (`Mandate.signed`) offline, as a verifier at a counter does: the server's
+ * signature under `server_key_jwk` (a JWK or JWKS obtained independently), its `typ`
+ * `citizen-mandate+jwt`, issuer `issuer` (the server's origin), and that it has not ended.
+ * Pure computation: main-safe, never prompts. Throws [`CitizenError`] (`Refused`
+ * `delegation.mandate_invalid` for a forged or altered one, `delegation.expired`;
+ * `InvalidInput` when the key is not a JWK).
+ */
+public func verifyMandate(signed: String, serverKeyJwk: String, issuer: String)throws  -> VerifiedMandate  {
+    return try  FfiConverterTypeVerifiedMandate_lift(try rustCallWithError(FfiConverterTypeCitizenError_lift) {
+        uniffiCallStatus in
+    uniffi_citizen_core_fn_func_verify_mandate(
+        FfiConverterString.lower(signed),
+        FfiConverterString.lower(serverKeyJwk),
+        FfiConverterString.lower(issuer),uniffiCallStatus
+    )
+})
+}
+/**
  * A configuration with safe defaults: platform roots, no pins, Vietnamese, 10 s connect and
  * 30 s request timeouts, HTTPS only, platform `Unknown` (set yours). Pure: main-safe, never
  * prompts, never throws.
@@ -19392,6 +21735,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_citizen_core_checksum_func_verify_receipt_export() != 6333) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_citizen_core_checksum_func_verify_mandate() != 64178) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_citizen_core_checksum_func_default_core_config() != 17752) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -19470,16 +21816,25 @@ private let initializationResult: InitializationResult = {
     if (uniffi_citizen_core_checksum_method_accountclient_verify_passcode() != 42213) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_citizen_core_checksum_method_accountclient_dependants() != 54034) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_accountclient_revoke_mandate() != 52932) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_citizen_core_checksum_method_accountclient_approve_transfer_code() != 62895) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_method_accountclient_cancel_recovery() != 53622) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_accountclient_complete_rebinding() != 17720) {
+    if (uniffi_citizen_core_checksum_method_accountclient_complete_rebinding() != 59966) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_method_accountclient_complete_recovery() != 39383) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_accountclient_complete_remote_lock() != 30682) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_method_accountclient_pending_recovery() != 34981) {
@@ -19492,6 +21847,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_method_accountclient_start_recovery_at_counter() != 47743) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_accountclient_start_remote_lock() != 51614) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_method_accountclient_transfer_code() != 7261) {
@@ -19509,7 +21867,13 @@ private let initializationResult: InitializationResult = {
     if (uniffi_citizen_core_checksum_method_activityclient_verify() != 56065) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_citizen_core_checksum_method_chipclient_complete_rebinding_with_chip() != 41955) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_citizen_core_checksum_method_chipclient_identity_level() != 58827) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_chipclient_remote_lock_with_chip() != 57995) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_method_chipclient_start_recovery_with_chip() != 49313) {
@@ -19542,6 +21906,12 @@ private let initializationResult: InitializationResult = {
     if (uniffi_citizen_core_checksum_method_consentclient_scan_login_code() != 35057) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_citizen_core_checksum_method_consentclient_sync_receipts() != 54011) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_consentclient_credential_info() != 22041) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_citizen_core_checksum_method_consentclient_fetch_credential() != 12789) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -19549,6 +21919,18 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_method_consentclient_share_data() != 53938) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_documentsclient_delete_for_dependant() != 517) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_documentsclient_fetch_for_dependant() != 29465) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_documentsclient_list_for_dependants() != 19188) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_documentsclient_present_for_dependant() != 11990) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_method_documentsclient_delete() != 25798) {
@@ -19626,6 +22008,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_citizen_core_checksum_method_presentationsession_engagement_qr() != 43156) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_citizen_core_checksum_method_servicesclient_create_draft_for() != 5023) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_citizen_core_checksum_method_servicesclient_add_group_item() != 46333) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -19698,16 +22083,25 @@ private let initializationResult: InitializationResult = {
     if (uniffi_citizen_core_checksum_method_servicesclient_validate_draft() != 26125) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_citizen_core_checksum_method_verifier_enrol_reader() != 6651) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_verifier_enrolled_reader() != 38841) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_citizen_core_checksum_method_verifier_refresh_trust() != 45832) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_citizen_core_checksum_method_verifier_start_session() != 18018) {
+    if (uniffi_citizen_core_checksum_method_verifier_start_session() != 11521) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_method_verifier_trust_status() != 13709) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_method_verifier_verify_identity_qr() != 64145) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_citizen_core_checksum_method_verifier_verify_on_behalf() != 19777) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_citizen_core_checksum_method_verifiersession_await_response() != 3659) {

@@ -6,6 +6,7 @@ pub(crate) mod access;
 pub(crate) mod account;
 pub(crate) mod chip;
 pub(crate) mod demo;
+pub(crate) mod dependants;
 pub(crate) mod devices;
 pub(crate) mod documents;
 pub(crate) mod enroll;

@@ -19,7 +19,9 @@ pub(crate) async fn run(core: Arc<CitizenCore>, op: ServicesOp) -> ExitCode {
     match op {
         ServicesOp::List => list(&core).await,
         ServicesOp::Show { procedure } => show(&core, &procedure).await,
-        ServicesOp::Fill { procedure, set, attach, items } => fill(&core, procedure, set, attach, items).await,
+        ServicesOp::Fill { procedure, set, attach, items, for_dependant } => {
+            fill(&core, procedure, set, attach, items, for_dependant).await
+        }
         ServicesOp::Submit { draft_id } => {
             let pass = passcode();
             match core.clone().services().submit_draft(draft_id, pass.to_string()).await {
@@ -106,12 +108,17 @@ async fn fill(
     set: Vec<String>,
     attach: Vec<String>,
     items: Vec<String>,
+    for_dependant: Option<String>,
 ) -> ExitCode {
     if core.status().await.map(|s| s.logged_in).unwrap_or(false) {
         let _ = core.services().refresh_profile().await;
     }
     let _ = core.services().refresh_catalogue().await;
-    let d = match core.services().create_draft(procedure).await {
+    let created = match for_dependant {
+        Some(dependant) => core.services().create_draft_for(procedure, dependant).await,
+        None => core.services().create_draft(procedure).await,
+    };
+    let d = match created {
         Ok(d) => d,
         Err(e) => return exit::fail(&e),
     };

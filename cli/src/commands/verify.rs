@@ -1,7 +1,8 @@
 //! `citizen verify`: the verifier mode (issue 13 item 3) — a police, hospital or bank device
 //! with no account. `refresh` caches the signed trust list and status list (online); `status`
 //! says how old they are; `--connect ADDR --qr TEXT` checks a presentation offline over TCP
-//! (`citizen documents present --listen` on the citizen's side). Exit 0 valid, 5 invalid, 10
+//! (`citizen documents present --listen` on the citizen's side); `enrol-reader --as ROLE`
+//! certifies this verifier's reader key so its requests are signed (decision 45). Exit 0 valid, 5 invalid, 10
 //! partly unchecked (never valid).
 
 use std::path::Path;
@@ -10,7 +11,7 @@ use std::sync::Arc;
 
 use citizen_cli::mdoc_tcp::TcpMdocTransport;
 use citizen_cli::verdict;
-use citizen_core::{TrustStatus, VerdictOverall, Verifier, VerifierConfig, VerifierRequest};
+use citizen_core::{TrustStatus, VerdictOverall, Verifier, VerifierConfig, VerifierRequest, VerifierRole};
 
 use super::exit;
 
@@ -68,11 +69,49 @@ pub(crate) async fn refresh(v: &Arc<Verifier>) -> ExitCode {
     }
 }
 
+/// The role named on the command line.
+pub(crate) fn role(name: &str) -> Option<VerifierRole> {
+    match name {
+        "police" | "traffic-police" => Some(VerifierRole::TrafficPolice),
+        "hospital" => Some(VerifierRole::Hospital),
+        "bank" | "bank-counter" => Some(VerifierRole::BankCounter),
+        _ => None,
+    }
+}
+
+/// `citizen verify enrol-reader --as ROLE --official-token-file FILE`.
+pub(crate) async fn enrol_reader(v: &Arc<Verifier>, role_name: &str, token_file: &Path) -> ExitCode {
+    let Some(role) = role(role_name) else {
+        return exit::other(format!("--as: police, hospital or bank, not {role_name}"));
+    };
+    let token = match std::fs::read_to_string(token_file) {
+        Ok(t) => zeroize::Zeroizing::new(t.trim().to_string()),
+        Err(e) => return exit::other(format!("cannot read {}: {e}", token_file.display())),
+    };
+    match v.enrol_reader(token.to_string(), role).await {
+        Ok(r) => {
+            println!("Đã đăng ký thiết bị kiểm tra / reader enrolled: {} / {}", r.name_vi, r.name_en);
+            println!("subject={} valid_until={}", r.subject, citizen_cli::unix(r.not_after));
+            ExitCode::SUCCESS
+        }
+        Err(e) => exit::fail(&e),
+    }
+}
+
 /// `citizen verify status`.
 pub(crate) async fn status(v: &Arc<Verifier>) -> ExitCode {
     match v.trust_status().await {
         Ok(t) => {
             print_status(&t);
+            match v.enrolled_reader().await {
+                Ok(Some(r)) => println!(
+                    "Thiết bị kiểm tra / reader: {} / {} (valid until {})",
+                    r.name_vi,
+                    r.name_en,
+                    citizen_cli::unix(r.not_after)
+                ),
+                _ => println!("Thiết bị kiểm tra / reader: ẩn danh / anonymous"),
+            }
             ExitCode::SUCCESS
         }
         Err(e) => exit::fail(&e),

@@ -55,10 +55,14 @@ impl Env {
         if login {
             core.account().login(PASS.into()).await.unwrap();
         }
+        // Released before the test runs the binary on the same directory (drop would release it
+        // without waiting; see `CitizenCore::shutdown`).
+        core.shutdown().await;
         env
     }
 
-    /// The desktop core on the binary's data directory (only one may be open at a time).
+    /// The desktop core on the binary's data directory (only one may be open at a time: call
+    /// `shutdown().await` on it before running the binary on the same directory).
     pub fn core(&self) -> Arc<CitizenCore> {
         open_core(desktop_config(
             &self.server.base_url,

@@ -34,6 +34,7 @@ async fn a_wrong_passcode_exits_2_from_login_and_from_services_submit() {
                 .unwrap();
         }
         assert!(core.services().validate_draft(id.clone()).await.unwrap().is_empty(), "the draft is complete");
+        core.shutdown().await;
         id
     };
     for args in [vec!["login"], vec!["services", "submit", draft_id.as_str()]] {

@@ -16,7 +16,9 @@ async fn identity_qr_is_shown_and_verified_offline_by_the_cli() {
     // The server keys the device fetched (in a real check: GET /v1/keys, obtained independently).
     let export: serde_json::Value = {
         let core = env.core();
-        serde_json::from_str(&core.activity().export().await.unwrap()).unwrap()
+        let export = serde_json::from_str(&core.activity().export().await.unwrap()).unwrap();
+        core.shutdown().await;
+        export
     };
     let keys = env.dir.path().join("keys.json");
     std::fs::write(&keys, serde_json::json!({ "keys": export["server_keys"] }).to_string()).unwrap();

@@ -10,7 +10,11 @@ use std::time::Duration;
 use crate::env::{Env, PASS};
 
 async fn failed(env: &Env) -> (i32, Option<i64>) {
-    let s = env.core().account().passcode_status().await.unwrap();
+    let core = env.core();
+    let s = core.account().passcode_status().await.unwrap();
+    // Dropping a core releases the directory without waiting for its background work (the
+    // documented contract), so the next `citizen` run could still find it held: shut down.
+    core.shutdown().await;
     (s.failed_attempts, s.locked_until.map(citizen_cli::unix))
 }
 

@@ -44,8 +44,8 @@ pub use reader::{
     device_request_for_transcript, validate_engagement_cbor, validate_engagement_qr, DocumentRequest, ReaderSession,
 };
 pub use reader_auth::{
-    encode_reader_authorisation, AuthenticatedReader, AuthorisedElements, ReaderAuthKey, ReaderIdentity,
-    READER_AUTHORISATION_OID,
+    check_reader_certificate, encode_reader_authorisation, AuthenticatedReader, AuthorisedElements, ReaderAuthKey,
+    ReaderIdentity, READER_AUTHORISATION_OID,
 };
 pub use session::{
     session_termination, MAX_ENGAGEMENT_QR_CHARS, MAX_REQUEST_MESSAGE_BYTES, MAX_RESPONSE_MESSAGE_BYTES,

@@ -178,6 +178,38 @@ pub(crate) fn verify_reader_auth(
     })
 }
 
+/// Check a reader certificate chain (DER, leaf first) on its own, as a verifier does with the
+/// certificate it was just issued: chain to a reader trust anchor (`mdoc.reader_untrusted`),
+/// the mdlReaderAuth extended key usage and a readable authorisation extension
+/// (`mdoc.reader_auth_invalid`), validity at `now` (`mdoc.reader_certificate_expired`).
+/// Returns the reader as the holder will see it.
+pub fn check_reader_certificate(
+    chain_der: &[Vec<u8>],
+    anchors: &[TrustAnchor],
+    now_unix: i64,
+) -> Result<AuthenticatedReader, MdocError> {
+    let invalid = |what: &str| MdocError::ReaderAuthInvalid(what.to_owned());
+    let chain = parse_chain(chain_der).map_err(|_| invalid("not a certificate chain"))?;
+    let trust = check_trust(&chain, anchors).map_err(|e| match e {
+        MdocError::IssuerUntrusted => MdocError::ReaderUntrusted,
+        other => other,
+    })?;
+    let leaf = chain.first().ok_or_else(|| invalid("empty chain"))?;
+    if !has_extended_key_usage(leaf, &MDL_READER_AUTH) {
+        return Err(invalid("not a reader authentication certificate"));
+    }
+    if !trust.valid_at(now_unix) {
+        return Err(MdocError::ReaderCertificateExpired);
+    }
+    let authorised = extension_value(leaf, &oid()).map(decode_reader_authorisation).transpose()?;
+    Ok(AuthenticatedReader {
+        subject: leaf.tbs_certificate.subject.to_string(),
+        common_name: common_name(leaf),
+        trust_anchor: trust.anchor_subject(),
+        authorised,
+    })
+}
+
 /// The reader's authentication key and certificate chain (leaf first), for readers that
 /// authenticate their requests. The verifier's key lives in the verifier's own process (a
 /// kiosk or the police terminal), so it is held here as a software key.

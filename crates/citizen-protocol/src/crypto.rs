@@ -508,6 +508,7 @@ mod tests {
             payload_sha256: "d".into(),
             received_at: 1,
             due_date: "2026-01-01".into(),
+            on_behalf: None,
         };
         assert_eq!(typ::ID_TOKEN, IdTokenClaims::TYP);
         vec![

@@ -48,6 +48,8 @@ pub mod typ {
     /// The server's notice to an account's device that a recovery on another device started
     /// (issue 15).
     pub const RECOVERY_NOTICE: &str = crate::protocol::recovery::NOTICE_TYP;
+    /// A guardian's mandate to act for a child or ward (issue 15, decision 49).
+    pub const MANDATE: &str = crate::protocol::delegation::MANDATE_TYP;
     /// Every kind, for tests and documents that list them.
     pub const ALL: &[&str] = &[
         ACCESS_TOKEN,
@@ -64,6 +66,7 @@ pub mod typ {
         STATUS_LIST,
         ACCESS_LOG,
         RECOVERY_NOTICE,
+        MANDATE,
     ];
 }
 

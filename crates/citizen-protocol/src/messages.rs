@@ -259,6 +259,7 @@ messages! {
     PresentationNoDocuments => "presentation.no_documents", "Ví chưa có giấy tờ để trình; hãy cập nhật giấy tờ khi có mạng.", "The wallet holds no document to present; refresh your documents when online.";
     VerifierNoTrustList => "verifier.no_trust_list", "Thiết bị kiểm tra chưa có danh sách tin cậy; hãy cập nhật khi có mạng.", "This verifier has no trust list yet; refresh it when online.";
     VerifierTrustListStale => "verifier.trust_list_stale", "Danh sách tin cậy đã lưu đã quá hạn cập nhật; hãy cập nhật khi có mạng.", "The cached trust list is past its update date; refresh it when online.";
+    VerifierReaderCertificateInvalid => "verifier.reader_certificate_invalid", "Chứng thư thiết bị kiểm tra nhận từ máy chủ không khớp khoá của thiết bị này hoặc không thuộc danh sách tin cậy.", "The reader certificate received from the server does not hold this verifier's key or is not under the trust list.";
     VerifierListInvalid => "verifier.list_invalid", "Danh sách tin cậy hoặc danh sách thu hồi nhận từ máy chủ không hợp lệ.", "The trust list or revocation list received from the server is not valid.";
     // Losing, changing and re-binding the phone (issue 15).
     DeviceLocked => "auth.device_locked", "Thiết bị này đã bị khoá từ xa (báo mất). Hãy mở khoá tại cơ quan công an hoặc khôi phục tài khoản trên thiết bị mới; dữ liệu trên máy vẫn được giữ nguyên.", "This device was locked remotely (reported lost). Have it unlocked at a police office or recover the account on a new device; the data on this phone is kept.";
@@ -276,6 +277,27 @@ messages! {
     RebindProofInvalid => "rebind.proof_invalid", "Không xác minh được khoá mới của thiết bị; hãy thực hiện lại.", "The device's new key could not be verified; try again.";
     TransferCodeInvalid => "transfer.code_invalid", "Đây không phải mã chuyển thiết bị hợp lệ của máy chủ này.", "This is not a valid device-transfer code of this server.";
     NoPendingRebind => "rebind.no_pending", "Chưa có yêu cầu liên kết lại khoá nào đang chờ mã OTP.", "There is no key re-binding waiting for an OTP.";
+    // Register corrections and enrichment (issue 16 item 1, decision 50).
+    CorrectionValueInvalid => "correction.value_invalid", "Giá trị đề nghị không phù hợp với trường thông tin này.", "The proposed value does not fit this field of the record.";
+    CorrectionUnchanged => "correction.unchanged", "Giá trị đề nghị trùng với thông tin đang có trong Cơ sở dữ liệu quốc gia về dân cư.", "The proposed value is what the population register already holds.";
+    CorrectionAlreadyPending => "correction.already_pending", "Đã có một đề nghị điều chỉnh thông tin này đang chờ xử lý.", "A correction of this field is already waiting for a decision.";
+    CorrectionEvidenceRequired => "correction.evidence_required", "Đề nghị điều chỉnh thông tin này cần kèm giấy tờ chứng minh.", "A correction of this field needs supporting evidence attached.";
+    CorrectionNamedOfficialRequired => "correction.named_official_required", "Đề nghị điều chỉnh thông tin chỉ được cán bộ có thẩm quyền quyết định.", "A correction is decided only by an authorised, named official.";
+    CorrectionUnknown => "correction.unknown", "Không tìm thấy đề nghị điều chỉnh thông tin này.", "No such correction request.";
+    CorrectionNotPending => "correction.not_pending", "Đề nghị điều chỉnh đã được quyết định hoặc đang chờ công dân bổ sung.", "The correction was already decided or is waiting for the citizen's supplement.";
+    RebindChipRequired => "rebind.chip_required", "Không còn phiên đăng nhập: hãy đọc thẻ căn cước gắn chip cùng mã OTP để liên kết lại khoá của thiết bị.", "There is no live session: read the chip-based ID card together with the OTP to re-bind the device key.";
+    LockProofRequired => "lock.proof_required", "Để khoá thiết bị bị mất cần mã OTP gửi tới số điện thoại đã đăng ký hoặc đọc thẻ căn cước gắn chip; số định danh và ngày sinh thôi là không đủ.", "Locking a lost device needs the OTP sent to the registered phone or a read of the chip-based ID card; the ID number and date of birth alone are not enough.";
+    LockUnknown => "lock.unknown", "Không có yêu cầu khoá thiết bị nào như vậy; hãy bắt đầu lại.", "There is no such device-lock request; start again.";
+    LockReplayed => "lock.replayed", "Yêu cầu khoá thiết bị này đã được dùng; hãy bắt đầu lại nếu cần.", "This device-lock request was already used; start again if needed.";
+    // Delegation: acting for a child or ward (issue 15 item 5, decision 49).
+    DelegationOutOfScope => "delegation.out_of_scope", "Uỷ quyền đại diện không bao gồm thủ tục hoặc giấy tờ này.", "The mandate does not cover this procedure or document.";
+    DelegationExpired => "delegation.expired", "Uỷ quyền đại diện đã hết hiệu lực (người được đại diện đã đủ 14 tuổi hoặc việc giám hộ đã chấm dứt).", "The mandate has ended (the dependant has turned 14 or the guardianship has ended).";
+    DelegationRevoked => "delegation.revoked", "Uỷ quyền đại diện đã bị thu hồi.", "The mandate has been revoked.";
+    DelegationNotDependant => "delegation.not_dependant", "Theo cơ sở dữ liệu dân cư, bạn không phải cha, mẹ hoặc người giám hộ của người này.", "According to the population register you are not this person's parent or guardian.";
+    DelegationReplayed => "delegation.replayed", "Yêu cầu đại diện này đã được sử dụng.", "This on-behalf statement was already used.";
+    DelegationMandateInvalid => "delegation.mandate_invalid", "Giấy uỷ quyền đại diện không do máy chủ định danh ký hoặc đã bị sửa đổi.", "The mandate is not signed by the identity server or has been altered.";
+    DelegationUnknown => "delegation.unknown", "Không tìm thấy uỷ quyền đại diện này.", "This mandate was not found.";
+    DelegationWrongHolder => "delegation.wrong_holder", "Giấy tờ được trình bằng khoá của thiết bị khác với thiết bị mà uỷ quyền đại diện chỉ định.", "The document was presented with a key other than the device key the mandate names.";
     Internal => "internal", "Đã xảy ra lỗi không mong muốn.", "An unexpected error occurred.";
 }
 

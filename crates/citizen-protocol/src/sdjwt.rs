@@ -280,7 +280,7 @@ fn decoding_key_from_jwk(jwk: &Map<String, Value>) -> Option<DecodingKey> {
 fn pointer(name: &str) -> Result<String, SdJwtError> {
     if name.is_empty()
         || name.contains(['/', '~'])
-        || ["iss", "iat", "exp", "vct", "cnf", "_sd", "_sd_alg"].contains(&name)
+        || ["iss", "iat", "exp", "vct", "cnf", "status", "_sd", "_sd_alg"].contains(&name)
     {
         return Err(SdJwtError::UnknownClaim(name.to_string()));
     }
@@ -299,7 +299,27 @@ pub async fn issue_pid<S: JwsSigner>(
     level: u8,
     signer: &S,
 ) -> Result<String, SdJwtError> {
+    issue_pid_with_status(claims, device_jwk, issuer, iat, exp, level, None, signer).await
+}
+
+/// [`issue_pid`] with an entry in a token status list (`status.status_list {idx, uri}` in
+/// clear, as the documents carry it): the issuer can then revoke this credential, e.g. when a
+/// correction of the register changes a claim it carries (decision 50).
+#[allow(clippy::too_many_arguments)]
+pub async fn issue_pid_with_status<S: JwsSigner>(
+    claims: &Map<String, Value>,
+    device_jwk: &Map<String, Value>,
+    issuer: &str,
+    iat: i64,
+    exp: i64,
+    level: u8,
+    status: Option<(u64, &str)>,
+    signer: &S,
+) -> Result<String, SdJwtError> {
     let mut object = Map::new();
+    if let Some((idx, uri)) = status {
+        object.insert("status".into(), serde_json::json!({ "status_list": { "idx": idx, "uri": uri } }));
+    }
     object.insert("iss".into(), issuer.into());
     object.insert("iat".into(), iat.into());
     object.insert("exp".into(), exp.into());
@@ -339,6 +359,12 @@ pub struct CredentialInfo {
     pub expires_at: i64,
     /// Identity level the issuer vouched for (`level`; 1 when absent).
     pub level: u8,
+    /// The disclosable claims' values (the holder's own data).
+    pub values: Map<String, Value>,
+    /// Its entry in a token status list (`status.status_list {idx, uri}`), when it has one.
+    pub status: Option<(u64, String)>,
+    /// Issue time (`iat`; 0 when absent).
+    pub issued_at: i64,
 }
 
 /// The always-visible PID claim carrying the account's identity level (1 or 2).
@@ -369,7 +395,12 @@ pub fn inspect(sd_jwt: &str) -> Result<CredentialInfo, SdJwtError> {
         .map(|v| v.as_u64().and_then(|l| u8::try_from(l).ok()).ok_or(SdJwtError::Malformed("level")))
         .transpose()?
         .unwrap_or(1);
-    Ok(CredentialInfo { claims, holder_jwk, expires_at, level })
+    let values =
+        sd.disclosures().iter().filter_map(|d| d.claim_name.clone().map(|n| (n, d.claim_value.clone()))).collect();
+    let st = &sd.claims().get("status").and_then(|s| s.get("status_list")).cloned().unwrap_or(Value::Null);
+    let status = st["idx"].as_u64().zip(st["uri"].as_str().map(str::to_string));
+    let issued_at = sd.claims().get("iat").and_then(Value::as_i64).unwrap_or(0);
+    Ok(CredentialInfo { claims, holder_jwk, expires_at, level, values, status, issued_at })
 }
 
 /// Present `sd_jwt` revealing only the claims in `disclose` (every other disclosure is dropped),
@@ -484,6 +515,16 @@ pub fn verify_presentation(
     presentation: &str,
     check: &PresentationCheck<'_>,
 ) -> Result<VerifiedPresentation, PresentationError> {
+    verify_presentation_of(presentation, check, PID_VCT)
+}
+
+/// [`verify_presentation`] of a credential of type `vct` (an SD-JWT VC of the documents wallet,
+/// decision 52) rather than the PID.
+pub fn verify_presentation_of(
+    presentation: &str,
+    check: &PresentationCheck<'_>,
+    vct: &str,
+) -> Result<VerifiedPresentation, PresentationError> {
     use PresentationError as E;
     if presentation.len() > MAX_PRESENTATION_LEN || !presentation.is_ascii() {
         return Err(E::Malformed);
@@ -503,7 +544,7 @@ pub fn verify_presentation(
         return Err(E::IssuerSignature);
     }
     if jwt.header.get("typ").and_then(Value::as_str) != Some(SD_JWT_TYP)
-        || jwt.payload.get("vct").and_then(Value::as_str) != Some(PID_VCT)
+        || jwt.payload.get("vct").and_then(Value::as_str) != Some(vct)
         || jwt.payload.get("iss").and_then(Value::as_str) != Some(check.issuer)
     {
         return Err(E::WrongCredential);

@@ -19,11 +19,16 @@
 //! * overdue = decided on a Vietnam date after the due date, or still pending on a date after it;
 //! * supplements = number of `needs_supplement` events; online / counter = the filing channel;
 //! * **small cells**: a cell whose cases come from fewer than [`SMALL_CELL`] distinct citizens
-//!   shows no figure at all (`suppressed`), so no individual can be singled out. Totals are
-//!   shown when they pass the threshold themselves (see decision 44 on what that leaves open).
+//!   shows no figure at all (`suppressed`, `suppressed_reason: small`), so no individual can be
+//!   singled out; and so that no such cell can be derived by difference from a published total,
+//!   further cells are hidden as `complementary` ([`suppress`] gives the exact rule: every margin
+//!   — the total over procedures, provinces and months, each procedure over its provinces, each
+//!   province over its procedures — hides none or at least two of its parts, together from at
+//!   least [`SMALL_CELL`] citizens, and no hidden figure is determined by the published ones).
 
 pub mod http;
 pub mod page;
+pub mod suppress;
 
 use std::collections::BTreeMap;
 
@@ -166,8 +171,11 @@ pub struct Cell {
     pub procedure_id: String,
     /// Province code, `""` = all.
     pub province_code: String,
-    /// Fewer than [`SMALL_CELL`] citizens: no figure shown.
+    /// No figure shown (see `suppressed_reason`).
     pub suppressed: bool,
+    /// Why: `small` (fewer than [`SMALL_CELL`] citizens) or `complementary` (hidden so that a
+    /// small cell cannot be derived from a total); `null` when shown.
+    pub suppressed_reason: Option<suppress::Reason>,
     /// The figures.
     #[serde(flatten)]
     pub figures: Figures,
@@ -178,8 +186,10 @@ pub struct Cell {
 pub struct Month {
     /// `YYYY-MM`.
     pub month: String,
-    /// Fewer than [`SMALL_CELL`] citizens that month.
+    /// No figure shown that month (see `suppressed_reason`).
     pub suppressed: bool,
+    /// `small`, `complementary`, or `null` when shown.
+    pub suppressed_reason: Option<suppress::Reason>,
     /// Cases received that month.
     pub received: Option<u64>,
     /// Cases (received in the period) decided that month.
@@ -234,35 +244,39 @@ fn days_between(a: i64, b: i64) -> f64 {
     (b - a) as f64 / 86_400.0
 }
 
-fn cell(procedure: &str, province: &str, rows: &[&CaseRow], today: Date) -> Cell {
-    let citizens: std::collections::BTreeSet<&str> = rows.iter().map(|r| r.account.as_str()).collect();
-    let suppressed = citizens.len() < SMALL_CELL;
-    let mut figures = Figures::default();
-    if !suppressed {
-        let count = |f: &dyn Fn(&CaseRow) -> bool| Some(rows.iter().filter(|r| f(r)).count() as u64);
-        let pending = |r: &CaseRow| matches!(r.status.as_str(), "received" | "processing" | "needs_supplement");
-        let overdue = |r: &CaseRow| match (r.due, r.decided_at) {
-            (Some(due), Some(at)) => Date::from_unix_vn(at) > due,
-            (Some(due), None) => pending(r) && today > due,
-            (None, _) => false,
-        };
-        let mut times: Vec<f64> =
-            rows.iter().filter_map(|r| r.decided_at.map(|d| days_between(r.received_at, d))).collect();
-        times.sort_by(f64::total_cmp);
-        figures = Figures {
-            received: Some(rows.len() as u64),
-            approved: count(&|r| matches!(r.status.as_str(), "approved" | "completed")),
-            rejected: count(&|r| r.status == "rejected"),
-            pending: count(&pending),
-            overdue: count(&overdue),
-            median_days: lower_quantile(&times, 0.5).map(round2),
-            p90_days: lower_quantile(&times, 0.9).map(round2),
-            supplements: Some(rows.iter().map(|r| r.supplements).sum()),
-            online: count(&|r| r.channel == "online"),
-            counter: count(&|r| r.channel == "counter"),
-        };
+fn figures(rows: &[&CaseRow], today: Date) -> Figures {
+    let count = |f: &dyn Fn(&CaseRow) -> bool| Some(rows.iter().filter(|r| f(r)).count() as u64);
+    let pending = |r: &CaseRow| matches!(r.status.as_str(), "received" | "processing" | "needs_supplement");
+    let overdue = |r: &CaseRow| match (r.due, r.decided_at) {
+        (Some(due), Some(at)) => Date::from_unix_vn(at) > due,
+        (Some(due), None) => pending(r) && today > due,
+        (None, _) => false,
+    };
+    let mut times: Vec<f64> =
+        rows.iter().filter_map(|r| r.decided_at.map(|d| days_between(r.received_at, d))).collect();
+    times.sort_by(f64::total_cmp);
+    Figures {
+        received: Some(rows.len() as u64),
+        approved: count(&|r| matches!(r.status.as_str(), "approved" | "completed")),
+        rejected: count(&|r| r.status == "rejected"),
+        pending: count(&pending),
+        overdue: count(&overdue),
+        median_days: lower_quantile(&times, 0.5).map(round2),
+        p90_days: lower_quantile(&times, 0.9).map(round2),
+        supplements: Some(rows.iter().map(|r| r.supplements).sum()),
+        online: count(&|r| r.channel == "online"),
+        counter: count(&|r| r.channel == "counter"),
     }
-    Cell { procedure_id: procedure.into(), province_code: province.into(), suppressed, figures }
+}
+
+fn cell(procedure: &str, province: &str, rows: &[&CaseRow], today: Date, reason: Option<suppress::Reason>) -> Cell {
+    Cell {
+        procedure_id: procedure.into(),
+        province_code: province.into(),
+        suppressed: reason.is_some(),
+        suppressed_reason: reason,
+        figures: if reason.is_some() { Figures::default() } else { figures(rows, today) },
+    }
 }
 
 /// Compute the dashboard for `q`, as of `now`.
@@ -297,13 +311,18 @@ pub fn compute(conn: &Connection, q: &Query, now: i64) -> crate::sql::Result<Das
             })
         })?
         .collect::<crate::sql::Result<Vec<_>>>()?;
+    Ok(assemble(&rows, q, today))
+}
+
+/// Group, protect and publish the period's cases.
+fn assemble(rows: &[CaseRow], q: &Query, today: Date) -> Dashboard {
     let all: Vec<&CaseRow> = rows.iter().collect();
     let group = |key: &dyn Fn(&CaseRow) -> (String, String)| {
         let mut m: BTreeMap<(String, String), Vec<&CaseRow>> = BTreeMap::new();
-        for r in &rows {
+        for r in rows {
             m.entry(key(r)).or_default().push(r);
         }
-        m.into_iter().map(|((p, v), rs)| cell(&p, &v, &rs, today)).collect::<Vec<_>>()
+        m.into_iter().collect::<Vec<_>>()
     };
     let by_procedure = group(&|r| (r.procedure.clone(), String::new()));
     let by_province = group(&|r| (String::new(), r.province.clone()));
@@ -317,35 +336,83 @@ pub fn compute(conn: &Connection, q: &Query, now: i64) -> crate::sql::Result<Das
             (d.year, d.month) == (y, m)
         };
         let received: Vec<&CaseRow> = rows.iter().filter(|r| in_month(r.received_at)).collect();
-        let citizens: std::collections::BTreeSet<&str> = received.iter().map(|r| r.account.as_str()).collect();
-        let suppressed = citizens.len() < SMALL_CELL;
-        let mut times: Vec<f64> =
-            received.iter().filter_map(|r| r.decided_at.map(|d| days_between(r.received_at, d))).collect();
-        times.sort_by(f64::total_cmp);
         let decided = rows.iter().filter(|r| r.decided_at.is_some_and(in_month)).count() as u64;
-        months.push(Month {
-            month: format!("{y:04}-{m:02}"),
-            suppressed,
-            received: (!suppressed).then_some(received.len() as u64),
-            decided: (!suppressed).then_some(decided),
-            median_days: if suppressed { None } else { lower_quantile(&times, 0.5).map(round2) },
-        });
+        months.push((format!("{y:04}-{m:02}"), received, decided));
         (y, m) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
     }
 
-    Ok(Dashboard {
+    // Small-cell protection over every published figure: members in the order total,
+    // procedures, provinces, cells, months; margins in the order of `suppress`'s rule.
+    let mut ids: BTreeMap<&str, usize> = BTreeMap::new();
+    for r in rows {
+        let next = ids.len();
+        ids.entry(r.account.as_str()).or_insert(next);
+    }
+    let member = |rs: &[&CaseRow]| suppress::Member {
+        cases: rs.len(),
+        citizens: rs.iter().map(|r| ids[r.account.as_str()]).collect(),
+    };
+    let members: Vec<suppress::Member> = std::iter::once(member(&all))
+        .chain(by_procedure.iter().map(|(_, rs)| member(rs)))
+        .chain(by_province.iter().map(|(_, rs)| member(rs)))
+        .chain(cells.iter().map(|(_, rs)| member(rs)))
+        .chain(months.iter().map(|(_, rs, _)| member(rs)))
+        .collect();
+    let (p0, v0) = (1, 1 + by_procedure.len());
+    let (c0, m0) = (v0 + by_province.len(), v0 + by_province.len() + cells.len());
+    let mut margins = vec![
+        suppress::Group { parent: 0, children: (p0..v0).collect() },
+        suppress::Group { parent: 0, children: (v0..c0).collect() },
+        suppress::Group { parent: 0, children: (m0..m0 + months.len()).collect() },
+    ];
+    for (i, ((p, _), _)) in by_procedure.iter().enumerate() {
+        let children = cells.iter().enumerate().filter(|(_, ((cp, _), _))| cp == p).map(|(j, _)| c0 + j);
+        margins.push(suppress::Group { parent: p0 + i, children: children.collect() });
+    }
+    for (i, ((_, v), _)) in by_province.iter().enumerate() {
+        let children = cells.iter().enumerate().filter(|(_, ((_, cv), _))| cv == v).map(|(j, _)| c0 + j);
+        margins.push(suppress::Group { parent: v0 + i, children: children.collect() });
+    }
+    let hidden = suppress::protect(&members, &margins, SMALL_CELL);
+
+    let publish = |first: usize, list: &[((String, String), Vec<&CaseRow>)]| {
+        list.iter().enumerate().map(|(i, ((p, v), rs))| cell(p, v, rs, today, hidden[first + i])).collect::<Vec<_>>()
+    };
+    let (by_procedure, by_province, cells) =
+        (publish(p0, &by_procedure), publish(v0, &by_province), publish(c0, &cells));
+    let months = months
+        .into_iter()
+        .enumerate()
+        .map(|(i, (month, received, decided))| {
+            let reason = hidden[m0 + i];
+            let shown = reason.is_none();
+            let mut times: Vec<f64> =
+                received.iter().filter_map(|r| r.decided_at.map(|d| days_between(r.received_at, d))).collect();
+            times.sort_by(f64::total_cmp);
+            Month {
+                month,
+                suppressed: !shown,
+                suppressed_reason: reason,
+                received: shown.then_some(received.len() as u64),
+                decided: shown.then_some(decided),
+                median_days: if shown { lower_quantile(&times, 0.5).map(round2) } else { None },
+            }
+        })
+        .collect();
+
+    Dashboard {
         from: fmt_date(q.from),
         to: fmt_date(q.to),
         today: fmt_date(today),
         procedure: q.procedure.clone(),
         province: q.province.clone(),
         threshold: SMALL_CELL,
-        total: cell("", "", &all, today),
+        total: cell("", "", &all, today, hidden[0]),
         by_procedure,
         by_province,
         cells,
         months,
-    })
+    }
 }
 
 /// Vietnamese name of a procedure id (the id itself when unknown).
@@ -367,10 +434,11 @@ pub fn province_label(code: &str) -> String {
 }
 
 /// The CSV export: one line per cell (scope `total`, `procedure`, `province`, `cell`),
-/// suppressed figures left empty.
+/// suppressed figures left empty and `suppressed_reason` `small` or `complementary` (empty when
+/// shown).
 pub fn csv(d: &Dashboard) -> String {
     let mut out = String::from(
-        "scope,procedure_id,procedure_vi,province_code,province_vi,suppressed,received,approved,rejected,pending,\
+        "scope,procedure_id,procedure_vi,province_code,province_vi,suppressed,suppressed_reason,received,approved,rejected,pending,\
          overdue,median_days,p90_days,supplements,online,counter\n",
     );
     let q = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
@@ -385,12 +453,13 @@ pub fn csv(d: &Dashboard) -> String {
         let proc_vi =
             if c.procedure_id.is_empty() { "Tất cả".to_string() } else { procedure_name(&c.procedure_id) };
         out.push_str(&format!(
-            "{scope},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
+            "{scope},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
             q(&c.procedure_id),
             q(&proc_vi),
             q(&c.province_code),
             q(&province_label(&c.province_code)),
             u8::from(c.suppressed),
+            c.suppressed_reason.map(suppress::Reason::as_str).unwrap_or_default(),
             n(g.received),
             n(g.approved),
             n(g.rejected),
@@ -432,5 +501,181 @@ mod tests {
         assert!(Query::parse(&p("from", "2026-13-01"), today).is_none());
         assert_eq!(Query::parse(&p("province", "01"), today).unwrap().province.as_deref(), Some("01"));
         assert_eq!(vn_midnight(Date { year: 1970, month: 1, day: 2 }), 86_400 - 7 * 3600);
+    }
+
+    /// `n` fictitious citizens (ids `prefix-0..n`), one case each, in `procedure` × `province`,
+    /// received on `day` of 2026-`month`.
+    fn cases(procedure: &str, province: &str, prefix: &str, n: usize, month: u32) -> Vec<CaseRow> {
+        (0..n)
+            .map(|i| CaseRow {
+                procedure: procedure.into(),
+                province: province.into(),
+                status: "approved".into(),
+                received_at: vn_midnight(Date { year: 2026, month, day: 10 }) + 3600,
+                due: Some(Date { year: 2026, month, day: 20 }),
+                channel: "online".into(),
+                account: format!("{prefix}-{i}"),
+                decided_at: Some(vn_midnight(Date { year: 2026, month, day: 12 })),
+                supplements: 0,
+            })
+            .collect()
+    }
+
+    fn january() -> Query {
+        let d = |day| Date { year: 2026, month: 1, day };
+        Query { from: d(1), to: d(31), procedure: None, province: None }
+    }
+
+    fn find<'a>(d: &'a Dashboard, p: &str, v: &str) -> &'a Cell {
+        d.by_procedure
+            .iter()
+            .chain(&d.by_province)
+            .chain(&d.cells)
+            .chain(std::iter::once(&d.total))
+            .find(|c| c.procedure_id == p && c.province_code == v)
+            .unwrap()
+    }
+
+    /// The additive margins of a published dashboard, recomputed from its cells: (parent, children).
+    fn margins(d: &Dashboard) -> Vec<(&Cell, Vec<&Cell>)> {
+        let mut out = vec![(&d.total, d.by_procedure.iter().collect()), (&d.total, d.by_province.iter().collect())];
+        for p in &d.by_procedure {
+            out.push((p, d.cells.iter().filter(|c| c.procedure_id == p.procedure_id).collect()));
+        }
+        for v in &d.by_province {
+            out.push((v, d.cells.iter().filter(|c| c.province_code == v.province_code).collect()));
+        }
+        out
+    }
+
+    #[test]
+    fn a_small_cell_can_no_longer_be_derived_from_its_total() {
+        use suppress::Reason::{Complementary, Small};
+        // Procedure A: 10 citizens in Hà Nội (01), 2 in Hải Phòng (31), 6 in TP HCM (79);
+        // procedure B: 20, 8 and 30.
+        let sizes = [("A", "01", 10), ("A", "31", 2), ("A", "79", 6), ("B", "01", 20), ("B", "31", 8), ("B", "79", 30)];
+        let rows: Vec<CaseRow> = sizes.iter().flat_map(|&(p, v, n)| cases(p, v, &format!("{p}{v}"), n, 1)).collect();
+        let today = Date { year: 2026, month: 6, day: 1 };
+
+        // With primary suppression only, A's total minus its shown cells would give A×31 exactly.
+        let a_total = 10 + 2 + 6;
+        assert_eq!(a_total - 10 - 6, 2, "the difference attack decision 44 left open");
+
+        let d = assemble(&rows, &january(), today);
+        assert_eq!(find(&d, "A", "31").suppressed_reason, Some(Small));
+        // The smallest other cell of A's row, and of the two columns, hidden in turn.
+        assert_eq!(find(&d, "A", "79").suppressed_reason, Some(Complementary));
+        assert_eq!(find(&d, "B", "31").suppressed_reason, Some(Complementary));
+        assert_eq!(find(&d, "B", "79").suppressed_reason, Some(Complementary));
+        for c in [&d.cells[..], &d.by_procedure, &d.by_province].concat() {
+            assert_eq!(c.suppressed, c.suppressed_reason.is_some());
+            assert_eq!(c.suppressed, c.figures.received.is_none(), "hidden means no figure: {c:?}");
+        }
+
+        // Recompute every difference from the published figures: each margin hides no cell or
+        // at least two, so what a difference gives is a sum of several, never the small cell.
+        for (parent, children) in margins(&d) {
+            let Some(total) = parent.figures.received else { continue };
+            let hidden: Vec<&&Cell> = children.iter().filter(|c| c.suppressed).collect();
+            let shown: u64 = children.iter().filter_map(|c| c.figures.received).sum();
+            assert!(hidden.is_empty() || hidden.len() >= 2, "{parent:?}");
+            if hidden.len() >= 2 {
+                assert!(total - shown >= SMALL_CELL as u64, "the hidden ones together are no small group");
+            }
+        }
+        // And the small cell is not determined: moving one case around the cycle of hidden cells
+        // (A×31 +1, A×79 −1, B×79 +1, B×31 −1) leaves every published figure as it is.
+        let mut moved = rows;
+        let take = |rows: &mut Vec<CaseRow>, p: &str, v: &str| {
+            let i = rows.iter().position(|r| r.procedure == p && r.province == v).unwrap();
+            rows.remove(i)
+        };
+        let mut x = take(&mut moved, "A", "79");
+        x.province = "31".into();
+        moved.push(x);
+        let mut y = take(&mut moved, "B", "31");
+        y.province = "79".into();
+        moved.push(y);
+        let e = assemble(&moved, &january(), today);
+        assert_eq!(find(&e, "A", "31").suppressed_reason, Some(Small), "still small: 3 citizens");
+        let published = |d: &Dashboard| {
+            [&[d.total.clone()][..], &d.by_procedure, &d.by_province, &d.cells]
+                .concat()
+                .into_iter()
+                .filter(|c| !c.suppressed)
+                .map(|c| (c.procedure_id, c.province_code, c.figures.received))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(published(&d), published(&e), "two different A×31 (2 and 3) publish the same figures");
+    }
+
+    #[test]
+    fn cells_not_needed_for_protection_stay_shown() {
+        use suppress::Reason::{Complementary, Small};
+        let today = Date { year: 2026, month: 6, day: 1 };
+        // Everything large: nothing hidden.
+        let rows: Vec<CaseRow> = [("A", "01", 6), ("A", "79", 7), ("B", "01", 8), ("B", "79", 5)]
+            .iter()
+            .flat_map(|&(p, v, n)| cases(p, v, &format!("{p}{v}"), n, 1))
+            .collect();
+        let d = assemble(&rows, &january(), today);
+        assert!([&[d.total.clone()][..], &d.by_procedure, &d.by_province, &d.cells]
+            .concat()
+            .iter()
+            .all(|c| !c.suppressed));
+        assert!(d.months.iter().all(|m| !m.suppressed));
+
+        // Two small cells of the same row and the same two columns protect each other: the
+        // large cells stay shown.
+        let rows: Vec<CaseRow> =
+            [("A", "01", 9), ("A", "31", 2), ("A", "79", 3), ("B", "01", 9), ("B", "31", 3), ("B", "79", 2)]
+                .iter()
+                .flat_map(|&(p, v, n)| cases(p, v, &format!("{p}{v}"), n, 1))
+                .collect();
+        let d = assemble(&rows, &january(), today);
+        let reasons: Vec<_> =
+            d.cells.iter().map(|c| (c.procedure_id.as_str(), c.province_code.as_str(), c.suppressed_reason)).collect();
+        assert_eq!(
+            reasons,
+            [
+                ("A", "01", None),
+                ("A", "31", Some(Small)),
+                ("A", "79", Some(Small)),
+                ("B", "01", None),
+                ("B", "31", Some(Small)),
+                ("B", "79", Some(Small)),
+            ]
+        );
+        // … but a margin's hidden cells must together come from enough citizens (above: 5 in
+        // each row and column). When A's two small cells have only 4 (1 + 3), A's next-smallest
+        // cell is hidden too, and then, alone in Hà Nội's column, B's.
+        let rows: Vec<CaseRow> =
+            [("A", "01", 9), ("A", "31", 1), ("A", "79", 3), ("B", "01", 12), ("B", "31", 4), ("B", "79", 2)]
+                .iter()
+                .flat_map(|&(p, v, n)| cases(p, v, &format!("{p}{v}"), n, 1))
+                .collect();
+        let d = assemble(&rows, &january(), today);
+        assert_eq!(find(&d, "A", "01").suppressed_reason, Some(Complementary));
+        assert_eq!(find(&d, "B", "01").suppressed_reason, Some(Complementary), "then Hà Nội's column");
+        assert!(!d.total.suppressed && d.by_procedure.iter().chain(&d.by_province).all(|c| !c.suppressed));
+    }
+
+    #[test]
+    fn a_small_month_is_not_the_total_minus_the_others() {
+        use suppress::Reason::{Complementary, Small};
+        let rows: Vec<CaseRow> =
+            [(1, 20), (2, 3), (3, 10)].iter().flat_map(|&(m, n)| cases("A", "01", &format!("m{m}"), n, m)).collect();
+        let q = Query {
+            from: Date { year: 2026, month: 1, day: 1 },
+            to: Date { year: 2026, month: 3, day: 31 },
+            procedure: None,
+            province: None,
+        };
+        let d = assemble(&rows, &q, Date { year: 2026, month: 6, day: 1 });
+        let reasons: Vec<_> = d.months.iter().map(|m| m.suppressed_reason).collect();
+        assert_eq!(reasons, [None, Some(Small), Some(Complementary)]);
+        assert_eq!(d.months[0].received, Some(20));
+        assert_eq!(d.months[2].received, None);
+        assert_eq!(d.total.figures.received, Some(33));
     }
 }

@@ -4,6 +4,7 @@
 
 use std::fmt::Write as _;
 
+use super::suppress::Reason;
 use super::{procedure_name, province_label, Cell, Dashboard, Month};
 
 /// Escape text for HTML.
@@ -49,16 +50,18 @@ fn table(title: &str, cells: &[&Cell]) -> String {
     for (_, label) in FIGURES {
         let _ = write!(h, "<th>{}</th>", esc(label));
     }
-    h.push_str("<th>Tỷ lệ trực tuyến</th></tr></thead><tbody>");
+    h.push_str("<th>Tỷ lệ trực tuyến</th><th>Ghi chú</th></tr></thead><tbody>");
     for c in cells {
         let proc_vi =
             if c.procedure_id.is_empty() { "Tất cả".to_string() } else { procedure_name(&c.procedure_id) };
         let _ = write!(
             h,
-            "<tr data-procedure=\"{}\" data-province=\"{}\" data-suppressed=\"{}\"><td>{}</td><td>{}</td>",
+            "<tr data-procedure=\"{}\" data-province=\"{}\" data-suppressed=\"{}\" data-suppressed-reason=\"{}\">\
+             <td>{}</td><td>{}</td>",
             esc(&c.procedure_id),
             esc(&c.province_code),
             u8::from(c.suppressed),
+            c.suppressed_reason.map(Reason::as_str).unwrap_or_default(),
             esc(&proc_vi),
             esc(&province_label(&c.province_code))
         );
@@ -69,7 +72,8 @@ fn table(title: &str, cells: &[&Cell]) -> String {
             (Some(o), Some(r)) if r > 0 => format!("{:.0}%", o as f64 * 100.0 / r as f64),
             _ => "—".into(),
         };
-        let _ = write!(h, "<td class=\"num\">{share}</td></tr>");
+        let note = c.suppressed_reason.map(Reason::label_vi).unwrap_or_default();
+        let _ = write!(h, "<td class=\"num\">{share}</td><td class=\"note\">{}</td></tr>", esc(note));
     }
     h.push_str("</tbody></table>");
     h
@@ -123,11 +127,14 @@ fn bars(title: &str, months: &[Month], values: &[Option<f64>], id: &str) -> Stri
                 );
             }
             None => {
+                let why = m.suppressed_reason.map_or("Không có số liệu", Reason::label_vi);
                 let _ = write!(
                     s,
-                    "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"9\" text-anchor=\"middle\">—</text>",
+                    "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"9\" text-anchor=\"middle\"><title>{}: {}</title>—</text>",
                     x + bw / 2.0,
-                    h - bottom - 4.0
+                    h - bottom - 4.0,
+                    esc(&m.month),
+                    esc(why)
                 );
             }
         }
@@ -170,7 +177,8 @@ pub fn render(d: &Dashboard, official: &str) -> String {
         "<!doctype html><html lang=\"vi\"><head><meta charset=\"utf-8\"><title>Bảng điều hành dịch vụ công</title>\
          <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><style nonce=\"{{NONCE}}\">{STYLE}</style></head><body>\
          <header><h1>Bảng điều hành dịch vụ công</h1><p>Cán bộ: {}. Kỳ báo cáo: <span id=\"period\">{} → {}</span>. \
-         Số liệu tính ngày {}. Ô có dưới {} công dân được ẩn (—).</p></header><main>\
+         Số liệu tính ngày {}. Ô có dưới {} công dân được ẩn (—); để không ai suy ra được ô bị ẩn bằng cách \
+         lấy tổng trừ các ô còn lại, một số ô khác cũng được ẩn bổ sung (cột Ghi chú).</p></header><main>\
          <form method=\"get\" action=\"{}\"><label>Từ ngày <input type=\"date\" name=\"from\" value=\"{}\"></label> \
          <label>Đến ngày <input type=\"date\" name=\"to\" value=\"{}\"></label> \
          <label>Thủ tục <select name=\"procedure\">{}</select></label> \
@@ -215,5 +223,5 @@ pub fn login(message: Option<&str>) -> String {
 const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:0;background:#f4f6f8;color:#1b1f24}\
 header{background:#b71c1c;color:#fff;padding:12px 24px}header h1{margin:0;font-size:1.3rem}\
 main{padding:16px 24px}table{border-collapse:collapse;background:#fff;margin:8px 0 24px;font-size:.85rem}\
-th,td{border:1px solid #ccd;padding:4px 8px}td.num{text-align:right}figure{background:#fff;margin:8px 0;padding:8px;display:inline-block}\
+th,td{border:1px solid #ccd;padding:4px 8px}td.num{text-align:right}td.note{color:#555;font-size:.8rem}figure{background:#fff;margin:8px 0;padding:8px;display:inline-block}\
 figcaption{font-weight:600}form{margin:8px 0 16px}";

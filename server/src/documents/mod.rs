@@ -75,7 +75,9 @@ pub fn issue_mdoc(
 
 /// Sign the SD-JWT VC form: `typ` `dc+sd-jwt`, `x5c` = the document signer's chain, `vct`,
 /// `cnf.jwk` = the device key, `status.status_list {idx, uri}` in clear, every element
-/// selectively disclosable.
+/// selectively disclosable. `subject`, when given (a dependant's document issued to a guardian,
+/// decision 52), is the always-visible `sub`: the CCCD number of the person the document is
+/// about, which a verifier compares with the mandate's dependant.
 pub async fn issue_sd_jwt(
     pki: &pki::DocumentPki,
     doc: &ToIssue,
@@ -83,6 +85,7 @@ pub async fn issue_sd_jwt(
     issuer: &str,
     status_uri: &str,
     now: i64,
+    subject: Option<&str>,
 ) -> Result<String, String> {
     let signer = pki.signer(doc.kind);
     let jwk = sdjwt::jwk_from_public_key(device_key).ok_or("device key")?;
@@ -91,6 +94,9 @@ pub async fn issue_sd_jwt(
     object.insert("iat".into(), now.into());
     object.insert("exp".into(), (now + DOCUMENT_TTL_SECS).into());
     object.insert("vct".into(), doc.kind.vct().into());
+    if let Some(sub) = subject {
+        object.insert("sub".into(), sub.into());
+    }
     object.insert("status".into(), serde_json::json!({ "status_list": { "idx": doc.status_idx, "uri": status_uri } }));
     for (k, v) in &doc.elements {
         object.insert(k.clone(), data::to_json(v));

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use citizen_protocol::protocol::documents::DocumentKind;
+use citizen_protocol::protocol::documents::{DocumentKind, ReaderRole};
 use p256::ecdsa::SigningKey;
 use p256::pkcs8::DecodePrivateKey;
 use rcgen::{
@@ -48,8 +48,25 @@ pub struct DocumentPki {
     pub iaca: Vec<u8>,
     /// The reader-authentication root (DER).
     pub reader_root: Vec<u8>,
+    reader_root_key: KeyPair,
     signers: BTreeMap<DocumentKind, DocumentSigner>,
 }
+
+/// A reader public key as rcgen wants it: the uncompressed SEC1 point of P-256.
+struct ReaderPublicKey(Vec<u8>);
+
+impl rcgen::PublicKeyData for ReaderPublicKey {
+    fn der_bytes(&self) -> &[u8] {
+        &self.0
+    }
+    fn algorithm(&self) -> &'static rcgen::SignatureAlgorithm {
+        &PKCS_ECDSA_P256_SHA256
+    }
+}
+
+/// How long a reader certificate is valid: short, because the demo trust framework has no
+/// revocation for readers (a lost terminal stops being trusted within this time).
+pub const READER_CERTIFICATE_DAYS: i64 = 90;
 
 impl DocumentPki {
     /// The signer of a document kind.
@@ -77,7 +94,58 @@ impl DocumentPki {
             let signing = SigningKey::from_pkcs8_pem(&ds_key.serialize_pem()).map_err(pki_err)?;
             signers.insert(kind, DocumentSigner { x5chain: vec![ds], key: signing });
         }
-        Ok(DocumentPki { iaca, reader_root, signers })
+        Ok(DocumentPki { iaca, reader_root, reader_root_key: reader_key, signers })
+    }
+
+    /// Certify a verifier's reader-authentication key (`public_key`: uncompressed SEC1 P-256,
+    /// checked to be on the curve) for `role`: a leaf under the reader root with the
+    /// mdlReaderAuth extended key usage and the authorisation extension listing exactly the
+    /// role's elements, valid [`READER_CERTIFICATE_DAYS`] from `now` (backdated by the clock
+    /// skew). Returns the DER and the end of validity.
+    pub fn issue_reader_certificate(
+        &self,
+        role: ReaderRole,
+        public_key: &[u8],
+        now: i64,
+    ) -> Result<(Vec<u8>, i64), ServerError> {
+        let point = p256::PublicKey::from_sec1_bytes(public_key).map_err(|_| pki_err("reader key not on P-256"))?;
+        use p256::elliptic_curve::sec1::ToEncodedPoint;
+        let uncompressed = point.to_encoded_point(false).as_bytes().to_vec();
+        let (vi, en) = role.names();
+        let mut p = CertificateParams::new(Vec::<String>::new()).map_err(pki_err)?;
+        p.distinguished_name.push(DnType::CountryName, "VN");
+        p.distinguished_name.push(DnType::OrganizationName, role.organisation());
+        p.distinguished_name.push(DnType::CommonName, format!("{vi} / {en} (demo reader)"));
+        p.is_ca = IsCa::ExplicitNoCa;
+        p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        p.extended_key_usages = vec![ExtendedKeyUsagePurpose::Other(MDL_READER_AUTH_EKU.to_vec())];
+        p.use_authority_key_identifier_extension = true;
+        let not_after = now + READER_CERTIFICATE_DAYS * 24 * 3600;
+        let at = |t: i64| {
+            u64::try_from(t)
+                .map(|secs| date_time_ymd(1970, 1, 1) + std::time::Duration::from_secs(secs))
+                .map_err(|_| pki_err("time before 1970"))
+        };
+        p.not_before = at(now - super::CLOCK_SKEW_SECS)?;
+        p.not_after = at(not_after)?;
+        let mut authorised = citizen_mdoc::AuthorisedElements::new();
+        for (kind, ids) in role.authorised() {
+            authorised
+                .entry(kind.doc_type().to_string())
+                .or_default()
+                .insert(kind.namespace().to_string(), ids.iter().map(|s| (*s).to_string()).collect());
+        }
+        let arcs: Vec<u64> = citizen_mdoc::READER_AUTHORISATION_OID
+            .split('.')
+            .map(|a| a.parse::<u64>().map_err(pki_err))
+            .collect::<Result<_, _>>()?;
+        p.custom_extensions = vec![rcgen::CustomExtension::from_oid_content(
+            &arcs,
+            citizen_mdoc::encode_reader_authorisation(&authorised),
+        )];
+        let issuer = Issuer::new(reader_root_params()?, &self.reader_root_key);
+        let cert = p.signed_by(&ReaderPublicKey(uncompressed), &issuer).map_err(pki_err)?;
+        Ok((cert.der().to_vec(), not_after))
     }
 }
 

@@ -11,7 +11,9 @@ use citizen_protocol::protocol::{
 use crate::api::{ApiError, ApiResult, AppState};
 use crate::db::audit;
 use crate::tokens::refresh_hash;
-use crate::verify::{check_device_usable, check_not_locked, load_device, verify_signed_pre, NonceRule, PreVerified};
+use crate::verify::{
+    check_device_usable, check_not_locked, load_device, load_device_locked, verify_signed_pre, NonceRule, PreVerified,
+};
 
 fn token_invalid() -> ApiError {
     ApiError::new(StatusCode::UNAUTHORIZED, codes::TOKEN_INVALID, "missing, malformed or expired token")
@@ -30,11 +32,21 @@ pub fn challenge(s: &AppState, conn: &mut Connection, req: &ChallengeRequest) ->
     ) {
         return Err(ApiError::new(StatusCode::BAD_REQUEST, codes::PURPOSE_MISMATCH, "no challenge for this purpose"));
     }
-    let dev = load_device(conn, &req.device_id)?
+    let dev = load_device_locked(conn, &req.device_id)?
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, codes::UNKNOWN_DEVICE, "unknown device"))?;
     check_device_usable(&dev)?;
     // Housekeeping: forget nonces long expired (recently expired ones still answer nonce_expired).
-    conn.execute("DELETE FROM nonces WHERE expires_at < ?1", [now - 86_400])?;
+    // On PostgreSQL keyed units run side by side (decision 47): a bounded batch of rows no other
+    // unit holds, so two challenges never wait for (or deadlock on) each other's housekeeping.
+    if conn.is_pg() {
+        conn.execute(
+            "DELETE FROM nonces WHERE nonce IN
+               (SELECT nonce FROM nonces WHERE expires_at < ?1 LIMIT 256 FOR UPDATE SKIP LOCKED)",
+            [now - 86_400],
+        )?;
+    } else {
+        conn.execute("DELETE FROM nonces WHERE expires_at < ?1", [now - 86_400])?;
+    }
     let nonce = random_b64url(32);
     let expires_at = now + s.limits.nonce_ttl_secs;
     conn.execute(
@@ -166,13 +178,21 @@ pub fn refresh(s: &AppState, conn: &mut Connection, req: &RefreshRequest) -> Api
     let now = s.now();
     let hash = refresh_hash(&req.refresh_token);
     let tx = conn.savepoint()?;
-    let found = tx
-        .query_row(
+    let find = |tx: &Connection| {
+        tx.query_row(
             &format!("SELECT {SESSION_COLS}, r.used_at FROM refresh_tokens r JOIN sessions s USING (session_id) WHERE r.token_hash = ?1"),
             [&hash],
             |r| Ok((session_row(r)?, r.get::<_, Option<i64>>(6)?)),
         )
-        .optional()?;
+        .optional()
+    };
+    let mut found = find(&tx)?;
+    if let (Some((sess, _)), true) = (&found, tx.is_pg()) {
+        // The account's lock, then the token again (decision 47): of two refreshes with one
+        // token, the second reads the first's `used_at` and is a detected reuse.
+        tx.lock_key(&crate::sql::lock_keys::account(&sess.account_id))?;
+        found = find(&tx)?;
+    }
     let (sess, used_at) = found.ok_or_else(token_invalid)?;
     if used_at.is_some() {
         revoke_session(&tx, &sess.session_id, "refresh_reuse", now)?;
@@ -295,14 +315,22 @@ pub struct Bearer {
 pub fn authenticate(s: &AppState, conn: &Connection, token: Option<&str>) -> ApiResult<Bearer> {
     let now = s.now();
     let claims = token.and_then(|t| s.tokens.verify(t, now)).ok_or_else(token_invalid)?;
-    let sess = conn
-        .query_row(
+    let find = || {
+        conn.query_row(
             &format!("SELECT {SESSION_COLS} FROM sessions s WHERE s.session_id = ?1"),
             [&claims.sid],
             session_row,
         )
-        .optional()?
-        .ok_or_else(token_invalid)?;
+        .optional()
+    };
+    let mut sess = find()?;
+    if let (Some(found), true) = (&sess, conn.is_pg()) {
+        // The account's lock, then the session again (decision 47): what the unit does for
+        // this bearer is atomic with every other keyed unit of the account.
+        conn.lock_key(&crate::sql::lock_keys::account(&found.account_id))?;
+        sess = find()?;
+    }
+    let sess = sess.ok_or_else(token_invalid)?;
     if sess.account_id != claims.sub || sess.device_id != claims.did {
         return Err(token_invalid());
     }

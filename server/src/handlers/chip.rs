@@ -232,6 +232,21 @@ pub(crate) fn verify_chip(s: &AppState, files: &Files, nonce: &str) -> ApiResult
     Ok((sha256_hex(&report.signer_certificate), sha256_hex(&files.dgs[&15])))
 }
 
+/// The chip proves the citizen of `account_id` for `nonce` (issue 15: a recovery, a
+/// re-binding without a session, a remote lock): passive and active authentication over
+/// `aa_challenge(nonce)`, then DG13 against the register.
+pub(crate) fn prove_citizen(
+    s: &AppState,
+    conn: &Connection,
+    evidence: &ChipEvidence,
+    nonce: &str,
+    account_id: &str,
+) -> ApiResult<()> {
+    let files = decode(evidence)?;
+    verify_chip(s, &files, nonce)?;
+    match_register(&files, &register_entry(conn, account_id)?)
+}
+
 /// `POST /v1/chip/upgrade`.
 pub fn upgrade(
     s: &AppState,

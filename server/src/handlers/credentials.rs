@@ -13,17 +13,23 @@
 //!   response origin registered for the RP, and released claims that include every required
 //!   claim and nothing the RP did not ask for. Shared with QR login through
 //!   [`crate::receipts::countersign_receipt`].
+//! * `POST /v1/consent/receipts/in-person` (no Bearer: a fresh bookkeeping-key statement,
+//!   purpose `activity`, nonce = the receipt's digest, subject `receipt_sync:<receipt id>`, the
+//!   device's next counter): the server countersigns the receipt of an in-person presentation
+//!   the phone made offline, after checking the receipt's own device-key statement (purpose
+//!   `consent`, nonce = the receipt's nonce, subject `receipt:<digest>`, this device's key) —
+//!   not for freshness, it was signed offline (decision 45).
 
 use std::sync::Arc;
 
-use crate::sql::Connection;
+use crate::sql::{Connection, OptionalExtension};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::{Json, Router};
 use citizen_protocol::protocol::rp::{
-    self, codes as rc, CredentialRequest, CredentialResponse, ReceiptCountersignRequest, ReceiptCountersignResponse,
-    ReceiptKind, ShareRequestClaims, CLAIMS, SHARE_REQUEST_TYP,
+    self, codes as rc, receipt_sync_subject, CredentialRequest, CredentialResponse, InPersonCountersignRequest,
+    ReceiptCountersignRequest, ReceiptCountersignResponse, ReceiptKind, ShareRequestClaims, CLAIMS, SHARE_REQUEST_TYP,
 };
 use citizen_protocol::protocol::{codes, sha256_hex, Purpose, SignedStatement};
 use citizen_protocol::sdjwt;
@@ -89,6 +95,9 @@ pub struct PidInput {
     pub iat: i64,
     /// The account's identity level (1, or 2 after a chip upgrade).
     pub level: u8,
+    /// Its entry in the token status list (decision 50: a correction of a claim it carries
+    /// revokes it).
+    pub status_idx: u64,
 }
 
 /// Check the request for a credential (bearer, statement, subject) and read the register.
@@ -104,21 +113,45 @@ pub fn prepare_pid(
     let claims = crate::receipts::claim_values(&tx, &dev.account_id, &names, now)?;
     let device_jwk = sdjwt::jwk_from_public_key(&dev.public_key).ok_or_else(ApiError::internal)?;
     let level = super::chip::account_level(&tx, &dev.account_id)?;
+    // Recorded like a document (kind `pid`), so the one status list covers it.
+    let status_idx = super::documents::allocate_index(&tx)?;
+    tx.execute(
+        "INSERT INTO issued_documents (document_id, account_id, device_id, kind, status_idx, issued_at, valid_until)
+         VALUES (?1, ?2, ?3, 'pid', ?4, ?5, ?6)",
+        crate::sql::params![
+            citizen_protocol::crypto::random_b64url(16),
+            dev.account_id,
+            dev.device_id,
+            i64::try_from(status_idx).unwrap_or(-1),
+            now,
+            now + PID_TTL_SECS
+        ],
+    )?;
     audit(&tx, now, "credential_pid", "ok", Some(&dev.account_id), Some(&dev.device_id));
     tx.commit()?;
-    Ok(PidInput { claims, device_jwk, iat: now, level })
+    Ok(PidInput { claims, device_jwk, iat: now, level, status_idx })
 }
 
 /// Sign the credential with the server's token key (`kid` in the header, `iss` = audience).
 pub async fn sign_pid(s: &AppState, input: PidInput) -> ApiResult<CredentialResponse> {
     let signer = sdjwt::RawJwsSigner::new(|m: &[u8]| Ok(s.tokens.sign_raw(m)), Some(s.tokens.kid().to_string()));
     let exp = input.iat + PID_TTL_SECS;
-    let sd_jwt = sdjwt::issue_pid(&input.claims, &input.device_jwk, &s.audience, input.iat, exp, input.level, &signer)
-        .await
-        .map_err(|e| {
-            tracing::error!("credential issuance failed: {e}");
-            ApiError::internal()
-        })?;
+    let uri = super::documents::status_uri(s);
+    let sd_jwt = sdjwt::issue_pid_with_status(
+        &input.claims,
+        &input.device_jwk,
+        &s.audience,
+        input.iat,
+        exp,
+        input.level,
+        Some((input.status_idx, uri.as_str())),
+        &signer,
+    )
+    .await
+    .map_err(|e| {
+        tracing::error!("credential issuance failed: {e}");
+        ApiError::internal()
+    })?;
     Ok(CredentialResponse { sd_jwt, expires_at: exp })
 }
 
@@ -222,6 +255,79 @@ pub fn countersign_share(
     Ok(ReceiptCountersignResponse { countersignature })
 }
 
+/// `POST /v1/consent/receipts/in-person`: countersign an in-person presentation's receipt.
+pub fn countersign_in_person(
+    s: &AppState,
+    conn: &mut Connection,
+    req: &InPersonCountersignRequest,
+) -> ApiResult<ReceiptCountersignResponse> {
+    let r = &req.receipt;
+    if r.kind != ReceiptKind::InPerson {
+        return Err(ApiError::invalid("only in-person receipts are countersigned here"));
+    }
+    let original = &req.signed.statement;
+    if req.sync.statement.device_id != r.device_id || original.device_id != r.device_id {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            codes::SIGNATURE_INVALID,
+            "receipt from another device than the statement's",
+        ));
+    }
+    let tx = conn.savepoint()?;
+    // The fresh request: bookkeeping key (or device key), this server, now, the next counter,
+    // naming this receipt's digest and id. A failure is committed (audit, throttle).
+    let digest = r.digest();
+    let subject = receipt_sync_subject(&r.receipt_id);
+    let dev = verify_signed_ext(
+        s,
+        &tx,
+        &req.sync,
+        Purpose::Activity,
+        NonceRule::Fixed(&digest),
+        Some(&subject),
+        CounterKind::Login,
+    );
+    let dev = match dev {
+        Ok(d) => d,
+        Err(e) => {
+            tx.commit()?;
+            return Err(e);
+        }
+    };
+    // The receipt's own statement, made offline with the device key: content and signature
+    // (its time and counter are what the countersignature records, not checked for freshness).
+    if original.purpose != Purpose::Consent || original.audience != s.audience || original.nonce != r.nonce {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            codes::SIGNATURE_INVALID,
+            "the receipt's statement is not this receipt's consent",
+        ));
+    }
+    crate::verify::check_signature(&dev.public_key, &req.signed)?;
+    // Asked again for a receipt already countersigned (the answer was lost on the way): the
+    // same receipt of the same device is countersigned again with its first date; another
+    // receipt under that id is refused.
+    let known: Option<(String, String, i64)> = tx
+        .query_row(
+            "SELECT device_id, digest, countersigned_at FROM consent_receipts WHERE receipt_id = ?1",
+            [&r.receipt_id],
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+        )
+        .optional()?;
+    if let Some((device_id, known_digest, at)) = known {
+        tx.commit()?;
+        if device_id != r.device_id || known_digest != digest {
+            return Err(ApiError::new(StatusCode::CONFLICT, codes::INVALID_REQUEST, "receipt already countersigned"));
+        }
+        return Ok(ReceiptCountersignResponse {
+            countersignature: crate::receipts::sign_countersignature(s, r, &req.signed, at),
+        });
+    }
+    let countersignature = crate::receipts::countersign_receipt(s, &tx, &dev.account_id, r, &req.signed)?;
+    tx.commit()?;
+    Ok(ReceiptCountersignResponse { countersignature })
+}
+
 // ---------------------------------------------------------------------------------------------
 // HTTP
 // ---------------------------------------------------------------------------------------------
@@ -230,7 +336,10 @@ type S = State<Arc<AppState>>;
 
 /// The credential and receipt routes (merged into [`super::router`]).
 pub fn routes() -> Router<Arc<AppState>> {
-    Router::new().route(rp::PATH_CREDENTIAL, post(http_pid)).route(rp::PATH_RECEIPTS, post(http_receipt))
+    Router::new()
+        .route(rp::PATH_CREDENTIAL, post(http_pid))
+        .route(rp::PATH_RECEIPTS, post(http_receipt))
+        .route(rp::PATH_RECEIPTS_IN_PERSON, post(http_in_person_receipt))
 }
 
 async fn http_pid(
@@ -256,4 +365,13 @@ async fn http_receipt(
     })
     .await
     .map(Json)
+}
+
+async fn http_in_person_receipt(
+    State(s): S,
+    ApiJson(req): ApiJson<InPersonCountersignRequest>,
+) -> ApiResult<Json<ReceiptCountersignResponse>> {
+    blocking(&s, move |s, c| audited(s, c, "receipt_in_person", |s, c| countersign_in_person(s, c, &req)))
+        .await
+        .map(Json)
 }

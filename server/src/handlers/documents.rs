@@ -8,6 +8,8 @@
 //! * `GET /v1/documents/trust-list`, `GET /v1/documents/status/{list}`: public, signed by the
 //!   server's token key.
 //! * `POST /v1/official/documents/revoke` (`X-Official-Token`): set a document's status bit.
+//! * `POST /v1/official/documents/readers` (`X-Official-Token`): certify a verifier's reader
+//!   key for one of the demo roles (decision 45).
 
 use std::sync::Arc;
 
@@ -20,8 +22,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use citizen_protocol::protocol::documents::{
-    codes as dcodes, DocumentKind, DocumentsRequest, DocumentsResponse, IssuedDocumentWire, RevokeDocumentRequest,
-    DOCUMENTS_SUBJECT_PREFIX, PATH_DOCUMENTS, PATH_OFFICIAL_DOCUMENT_REVOKE, PATH_STATUS_LIST_PREFIX, PATH_TRUST_LIST,
+    codes as dcodes, DocumentKind, DocumentsRequest, DocumentsResponse, IssuedDocumentWire, ReaderEnrolRequest,
+    ReaderEnrolResponse, RevokeDocumentRequest, DOCUMENTS_SUBJECT_PREFIX, PATH_DOCUMENTS,
+    PATH_OFFICIAL_DOCUMENT_REVOKE, PATH_OFFICIAL_READER_ENROL, PATH_STATUS_LIST_PREFIX, PATH_TRUST_LIST,
     STATUS_LIST_CONTENT_TYPE,
 };
 use citizen_protocol::protocol::Ok as OkBody;
@@ -39,12 +42,13 @@ struct Prepared {
     now: i64,
 }
 
-fn status_uri(s: &AppState) -> String {
+/// The URL of the (one) status list.
+pub(crate) fn status_uri(s: &AppState) -> String {
     format!("{}{PATH_STATUS_LIST_PREFIX}{STATUS_LIST_ID}", s.audience)
 }
 
 /// A random free index of the status list.
-fn allocate_index(conn: &Connection) -> ApiResult<u64> {
+pub(crate) fn allocate_index(conn: &Connection) -> ApiResult<u64> {
     for _ in 0..64 {
         let r = u64::from_le_bytes(citizen_protocol::crypto::random_array::<8>()) % STATUS_LIST_SIZE;
         let used: Option<i64> = conn
@@ -115,7 +119,7 @@ async fn sign_all(s: &AppState, p: Prepared) -> ApiResult<DocumentsResponse> {
         };
         let mdoc = docs::issue_mdoc(&s.documents, d, &p.device_key, &uri, p.now).map_err(fail)?;
         let sd_jwt =
-            docs::issue_sd_jwt(&s.documents, d, &p.device_key, &s.audience, &uri, p.now).await.map_err(fail)?;
+            docs::issue_sd_jwt(&s.documents, d, &p.device_key, &s.audience, &uri, p.now, None).await.map_err(fail)?;
         documents.push(IssuedDocumentWire {
             id: d.id.clone(),
             kind: d.kind,
@@ -162,6 +166,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route(PATH_TRUST_LIST, get(http_trust_list))
         .route(&format!("{PATH_STATUS_LIST_PREFIX}{{list}}"), get(http_status_list))
         .route(PATH_OFFICIAL_DOCUMENT_REVOKE, post(http_revoke))
+        .route(PATH_OFFICIAL_READER_ENROL, post(http_enrol_reader))
 }
 
 async fn http_issue(
@@ -203,4 +208,35 @@ async fn http_revoke(State(s): S, headers: HeaderMap, body: Result<Bytes, BytesR
     let req: RevokeDocumentRequest =
         serde_json::from_slice(&body).map_err(|_| ApiError::invalid("JSON does not match the expected shape"))?;
     blocking(&s, move |s, c| revoke(s, c, &req)).await.map(Json)
+}
+
+/// Certify a verifier's reader key for a role (audited with the role and the key's hash).
+pub fn enrol_reader(s: &AppState, conn: &mut Connection, req: &ReaderEnrolRequest) -> ApiResult<ReaderEnrolResponse> {
+    let bad_key = || ApiError::new(StatusCode::BAD_REQUEST, dcodes::INVALID_READER_KEY, "not a P-256 public key");
+    let key = citizen_protocol::crypto::unb64(&req.public_key).ok_or_else(bad_key)?;
+    if key.len() != 65 {
+        return Err(bad_key());
+    }
+    let now = s.now();
+    let (der, not_after) = s.documents.issue_reader_certificate(req.role, &key, now).map_err(|e| {
+        tracing::info!(error = %e, "reader key refused");
+        bad_key()
+    })?;
+    // The reader terminal is the "device" of this entry: its key's hash, and the role.
+    let hash = citizen_protocol::protocol::sha256_hex(&key);
+    let device = format!("reader:{}:{}", req.role.as_str(), hash.get(..16).unwrap_or_default());
+    audit(conn, now, "reader_enrol", "ok", None, Some(&device));
+    Ok(ReaderEnrolResponse { x5chain: vec![docs::b64_std(&der)], role: req.role, not_after })
+}
+
+async fn http_enrol_reader(
+    State(s): S,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Json<ReaderEnrolResponse>> {
+    check_official(&s, &headers, "reader_enrol").await?;
+    let body = body.map_err(|_| ApiError::invalid("unreadable request body"))?;
+    let req: ReaderEnrolRequest =
+        serde_json::from_slice(&body).map_err(|_| ApiError::invalid("JSON does not match the expected shape"))?;
+    blocking(&s, move |s, c| enrol_reader(s, c, &req)).await.map(Json)
 }

@@ -15,14 +15,16 @@ use axum::{Json, Router};
 use citizen_protocol::protocol as p;
 use citizen_protocol::protocol::services as ps;
 
-use crate::api::{blocking, ApiError, ApiJson, ApiResult, AppState};
+use crate::api::{blocking, blocking_keyed, ApiError, ApiJson, ApiResult, AppState};
 use crate::db::audit;
 
 pub mod access;
 pub mod activity;
 pub mod auth;
 pub mod chip;
+pub mod corrections;
 pub mod credentials;
+pub mod delegation;
 pub mod devices;
 pub mod discovery;
 pub mod documents;
@@ -31,6 +33,7 @@ pub mod identity;
 pub mod qr;
 pub mod rebind;
 pub mod recovery;
+pub mod remote_lock;
 pub mod reset;
 pub mod services;
 
@@ -98,6 +101,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route(PATH_OFFICIAL_DEVICE_LOCK, post(official_device_lock))
         .route(p::recovery::PATH_REBIND_START, post(rebind_start))
         .route(p::recovery::PATH_REBIND_COMPLETE, post(rebind_complete))
+        .route(p::recovery::PATH_REMOTE_LOCK_START, post(remote_lock_start))
+        .route(p::recovery::PATH_REMOTE_LOCK_COMPLETE, post(remote_lock_complete))
         .route(p::recovery::PATH_RECOVERY_START, post(recovery_start))
         .route(p::recovery::PATH_RECOVERY_COMPLETE, post(recovery_complete))
         .route(p::recovery::PATH_RECOVERY_CANCEL, post(recovery_cancel))
@@ -120,6 +125,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(identity::routes())
         // The citizen's access log and the officials' logged record reads (issue 16).
         .merge(access::routes())
+        .merge(corrections::routes())
+        // Delegation: dependants, mandates (issue 15 item 5, decision 49).
+        .merge(delegation::routes())
         // The officials' dashboard (issue 16, item 3).
         .merge(crate::dashboard::http::routes())
         .fallback(not_found)
@@ -166,18 +174,18 @@ async fn enroll_complete(
 }
 
 async fn challenge(State(s): S, ApiJson(req): ApiJson<p::ChallengeRequest>) -> ApiResult<Json<p::ChallengeResponse>> {
-    blocking(&s, move |s, c| audited(s, c, "challenge", |s, c| auth::challenge(s, c, &req))).await.map(Json)
+    blocking_keyed(&s, move |s, c| audited(s, c, "challenge", |s, c| auth::challenge(s, c, &req))).await.map(Json)
 }
 
 /// Signature checked before the unit of work, token signed after: no ECDSA on the writer.
 async fn login(State(s): S, ApiJson(req): ApiJson<p::LoginRequest>) -> ApiResult<Json<p::TokenResponse>> {
     let pre = crate::verify::PreVerified::before(&s, &req.signed).await;
-    let grant = blocking(&s, move |s, c| audited(s, c, "login", |s, c| auth::login(s, c, &req, &pre))).await?;
+    let grant = blocking_keyed(&s, move |s, c| audited(s, c, "login", |s, c| auth::login(s, c, &req, &pre))).await?;
     Ok(Json(grant.tokens(&s)))
 }
 
 async fn refresh(State(s): S, ApiJson(req): ApiJson<p::RefreshRequest>) -> ApiResult<Json<p::TokenResponse>> {
-    blocking(&s, move |s, c| audited(s, c, "refresh", |s, c| auth::refresh(s, c, &req))).await.map(Json)
+    blocking_keyed(&s, move |s, c| audited(s, c, "refresh", |s, c| auth::refresh(s, c, &req))).await.map(Json)
 }
 
 /// Logout's body is optional: an empty body means "this bearer's session".
@@ -195,7 +203,9 @@ async fn logout(State(s): S, headers: HeaderMap, body: Result<Bytes, BytesReject
         serde_json::from_slice(&body).map_err(|_| ApiError::invalid("malformed JSON"))?
     };
     let token = bearer(&headers);
-    blocking(&s, move |s, c| audited(s, c, "logout", |s, c| auth::logout(s, c, token.as_deref(), &req))).await.map(Json)
+    blocking_keyed(&s, move |s, c| audited(s, c, "logout", |s, c| auth::logout(s, c, token.as_deref(), &req)))
+        .await
+        .map(Json)
 }
 
 async fn list_devices(State(s): S, headers: HeaderMap) -> ApiResult<Json<p::DevicesResponse>> {
@@ -266,7 +276,9 @@ async fn reset_complete(State(s): S, ApiJson(req): ApiJson<p::ResetCompleteReque
 
 async fn profile(State(s): S, headers: HeaderMap) -> ApiResult<Json<ps::CitizenProfileDto>> {
     let token = bearer(&headers);
-    blocking(&s, move |s, c| audited(s, c, "profile", |s, c| services::profile(s, c, token.as_deref()))).await.map(Json)
+    blocking_keyed(&s, move |s, c| audited(s, c, "profile", |s, c| services::profile(s, c, token.as_deref())))
+        .await
+        .map(Json)
 }
 
 /// The catalogue with a strong ETag; `If-None-Match` (a list, `W/` tags compared weakly, or
@@ -310,9 +322,11 @@ async fn case_events(
 ) -> ApiResult<Json<ps::CaseEventsResponse>> {
     let Query(q) = q.map_err(|_| ApiError::invalid("after must be an integer"))?;
     let token = bearer(&headers);
-    blocking(&s, move |s, c| audited(s, c, "case_events", |s, c| services::events(s, c, token.as_deref(), q.after)))
-        .await
-        .map(Json)
+    blocking_keyed(&s, move |s, c| {
+        audited(s, c, "case_events", |s, c| services::events(s, c, token.as_deref(), q.after))
+    })
+    .await
+    .map(Json)
 }
 
 /// The officials' token must be present and right (constant-time); a refusal is audited.
@@ -371,6 +385,22 @@ async fn rebind_complete(
 ) -> ApiResult<Json<p::Ok>> {
     let token = bearer(&headers);
     blocking(&s, move |s, c| audited(s, c, "rebind_complete", |s, c| rebind::complete(s, c, token.as_deref(), &req)))
+        .await
+        .map(Json)
+}
+
+async fn remote_lock_start(
+    State(s): S,
+    ApiJson(req): ApiJson<p::recovery::RemoteLockStartRequest>,
+) -> ApiResult<Json<p::recovery::RemoteLockStartResponse>> {
+    blocking(&s, move |s, c| audited(s, c, "remote_lock_start", |s, c| remote_lock::start(s, c, &req))).await.map(Json)
+}
+
+async fn remote_lock_complete(
+    State(s): S,
+    ApiJson(req): ApiJson<p::recovery::RemoteLockCompleteRequest>,
+) -> ApiResult<Json<p::recovery::RemoteLockCompleteResponse>> {
+    blocking(&s, move |s, c| audited(s, c, "remote_lock_complete", |s, c| remote_lock::complete(s, c, &req)))
         .await
         .map(Json)
 }
@@ -460,7 +490,7 @@ async fn submit(State(s): S, headers: HeaderMap, ApiJson(req): ApiJson<ps::Submi
     };
     // The device signature is checked before the unit of work (decision 36).
     let pre = crate::verify::PreVerified::before(&s, &req.signed).await;
-    let result = blocking(&s, move |s, c| {
+    let result = blocking_keyed(&s, move |s, c| {
         let channel = match &counter {
             None => crate::dashboard::Channel::Online,
             Some(token) => {

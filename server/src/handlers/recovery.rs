@@ -138,10 +138,7 @@ pub fn start(s: &AppState, conn: &mut Connection, req: &RecoveryStartRequest) ->
     let level = chip::account_level(conn, &account_id)?;
     let (method, started_by) = match (&req.evidence, &official) {
         (Some(ev), _) if level >= 2 => {
-            let files = chip::decode(ev)?;
-            let checked = chip::verify_chip(s, &files, &req.enrollment_id)
-                .and_then(|_| chip::match_register(&files, &chip::register_entry(conn, &account_id)?));
-            if let Err(e) = checked {
+            if let Err(e) = chip::prove_citizen(s, conn, ev, &req.enrollment_id, &account_id) {
                 audit(conn, now, "recovery_start", e.code(), Some(&account_id), Some(&req.device.device_id));
                 return Err(e);
             }

@@ -13,6 +13,8 @@ use citizen_protocol::protocol::services::{
 };
 use citizen_protocol::protocol::{sha256_hex, Purpose};
 
+use citizen_protocol::messages::Msg;
+
 use crate::api::{ApiError, ApiResult, AppState};
 use crate::db::audit;
 use crate::handlers::auth::authenticate;
@@ -338,8 +340,22 @@ pub fn events(s: &AppState, conn: &mut Connection, token: Option<&str>, after: i
     Ok(CaseEventsResponse { events, next_after, more })
 }
 
-/// `POST /v1/official/cases/transition` (the officials' token is checked by the caller).
+/// `POST /v1/official/cases/transition` (the officials' token is checked by the caller). A
+/// correction of the register is not decided here (`correction.named_official_required`): only
+/// a named official with the `register` role decides it, through `crate::corrections`.
 pub fn transition(s: &AppState, conn: &mut Connection, req: &TransitionRequest) -> ApiResult<CaseEventDto> {
+    transition_as(s, conn, req, None)
+}
+
+/// [`transition`], by `official` when a named official decides through their own API (the
+/// decision's read of the record is then logged under their name, agency and
+/// `register_maintenance`, and a correction case may be decided).
+pub(crate) fn transition_as(
+    s: &AppState,
+    conn: &mut Connection,
+    req: &TransitionRequest,
+    official: Option<&crate::officials::Official>,
+) -> ApiResult<CaseEventDto> {
     let now = s.now();
     for n in [&req.note_vi, &req.note_en].into_iter().flatten() {
         if n.chars().count() > 2000 {
@@ -356,6 +372,17 @@ pub fn transition(s: &AppState, conn: &mut Connection, req: &TransitionRequest) 
         .optional()?;
     let (account_id, procedure_id, version, status) = row.ok_or_else(unknown_case)?;
     let from = parse_status(&status).ok_or_else(ApiError::internal)?;
+    let decides = matches!(req.to, CaseStatusDto::Approved | CaseStatusDto::Rejected | CaseStatusDto::NeedsSupplement);
+    if decides && official.is_none() && procedure_id == citizen_protocol::protocol::corrections::PROCEDURE_ID {
+        drop(tx);
+        let code = citizen_protocol::protocol::corrections::codes::NAMED_OFFICIAL_REQUIRED;
+        audit(conn, now, "case_transition", code, Some(&account_id), None);
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            code,
+            "a correction of the register is decided by a named official through the corrections API",
+        ));
+    }
     if !from.can_move_to(req.to) {
         drop(tx);
         audit(conn, now, "case_transition", sc::INVALID_TRANSITION, Some(&account_id), None);
@@ -387,9 +414,20 @@ pub fn transition(s: &AppState, conn: &mut Connection, req: &TransitionRequest) 
         now,
     )?;
     audit(&tx, now, &format!("case_{}", status_str(req.to)), "ok", Some(&account_id), None);
-    if matches!(req.to, CaseStatusDto::Approved | CaseStatusDto::Rejected | CaseStatusDto::NeedsSupplement) {
-        // Deciding a case is a back-office read of the applicant's record (issue 16).
-        crate::access_log::record_for_account(&tx, &account_id, now, &crate::access_log::decision(&req.case_number))?;
+    if decides {
+        // Deciding a case is a read of the applicant's record (issue 16): by the back office, or
+        // by the named official who decides it.
+        let read = match official {
+            Some(o) => crate::access_log::Read {
+                accessor: citizen_protocol::access::Accessor::Official,
+                agency: o.agency.as_deref().unwrap_or_default(),
+                official: o.id.as_deref(),
+                purpose: citizen_protocol::access::AccessPurpose::RegisterMaintenance,
+                reference: Some(&req.case_number),
+            },
+            None => crate::access_log::decision(&req.case_number),
+        };
+        crate::access_log::record_for_account(&tx, &account_id, now, &read)?;
     }
     let ev = event_by_seq(&tx, seq)?;
     tx.commit()?;
@@ -427,6 +465,9 @@ pub fn submit(
     }
     let digest = req.payload.digest_hex();
     let tx = conn.savepoint()?;
+    // One unit at a time decides what a submission id stores (decision 47), whichever account
+    // sent it: the lock before the idempotency read. (Then the account's, in verification.)
+    tx.lock_key(&crate::sql::lock_keys::submission(sid))?;
 
     // 1. Idempotency, before any counter or nonce check: a retry of a delivered submission gets
     //    the original answer.
@@ -469,6 +510,20 @@ pub fn submit(
         return Ok((StatusCode::OK, body));
     }
 
+    // 1b. An on-behalf statement is used once (decision 49): the same device and counter under
+    //     another submission id is a replay, refused before anything else is looked at.
+    if req.payload.on_behalf.is_some()
+        && crate::handlers::delegation::statement_used(
+            &tx,
+            &req.signed.statement.device_id,
+            req.signed.statement.counter,
+        )?
+    {
+        drop(tx);
+        audit(conn, now, "submission_on_behalf", Msg::DelegationReplayed.code(), None, None);
+        return Err(crate::handlers::delegation::refuse(Msg::DelegationReplayed));
+    }
+
     // 2. The device signature: purpose submit, nonce = submission id, subject = payload digest,
     //    the device's submit counter. Failures are committed (failure count, audit).
     let dev = match crate::verify::verify_signed_pre(
@@ -504,6 +559,29 @@ pub fn submit(
     }
 }
 
+/// The next case number of the day `prefix` names (`HS-YYMMDD-NNNNNN`).
+///
+/// SQLite: the day's last number plus one, by a range on the primary key (O(log n); counting
+/// the day's cases scanned the whole table inside the writer, issue 14); numbers are dense from
+/// 1 each day. PostgreSQL (decision 47): the sequence `case_number_seq` (migration 0004), so
+/// that concurrent submissions of different citizens never wait for one another: numbers are
+/// unique and increase with time, but neither dense (a rolled-back unit leaves a gap) nor
+/// restarted each day — a dense per-day count would make every submission of every instance
+/// wait for the previous one's commit.
+fn next_case_number(tx: &Connection, prefix: &str) -> ApiResult<String> {
+    if tx.is_pg() {
+        let n: i64 = tx.query_row("SELECT nextval('case_number_seq')", [], |r| r.get(0))?;
+        return Ok(format!("{prefix}{n:06}"));
+    }
+    let last: Option<String> = tx.query_row(
+        "SELECT MAX(case_number) FROM cases WHERE case_number > ?1 AND case_number < ?1 || '~'",
+        [prefix],
+        |r| r.get(0),
+    )?;
+    let n: i64 = last.and_then(|l| l.get(prefix.len()..).and_then(|d| d.parse().ok())).unwrap_or(0);
+    Ok(format!("{prefix}{:06}", n + 1))
+}
+
 fn create(
     s: &AppState,
     tx: &Connection,
@@ -517,10 +595,24 @@ fn create(
     let proc_ = crate::catalogue::procedure(&p.procedure_id, p.procedure_version)
         .ok_or_else(|| unprocessable(sc::UNKNOWN_PROCEDURE, "unknown procedure or version"))?;
     let today = Date::from_unix_vn(now);
+    // On behalf of a dependant (decision 49): relation, mandate, revocation, end, scope.
+    let mandate = match &p.on_behalf {
+        Some(on) => Some(crate::handlers::delegation::check_on_behalf(tx, &dev.account_id, on, &proc_.id, now)?),
+        None => None,
+    };
     match &p.supplements_case {
         None => {
+            let correction = proc_.id == citizen_protocol::protocol::corrections::PROCEDURE_ID;
+            if correction {
+                crate::corrections::check_evidence(req)?;
+            }
             let files = check_attachments(proc_, req, true)?;
-            let profile = crate::register::profile_of_account(tx, &dev.account_id)?.ok_or_else(ApiError::internal)?;
+            // The form is the dependant's when filed on their behalf.
+            let profile = match &mandate {
+                Some(m) => crate::register::profile_of_cccd(tx, &m.dependant_cccd)?,
+                None => crate::register::profile_of_account(tx, &dev.account_id)?,
+            }
+            .ok_or_else(ApiError::internal)?;
             // Date rules refer to the day the citizen signed (a queued submission may arrive days
             // later, see MAX_SUBMISSION_AGE_SECS); the case itself is dated on receipt.
             let signed_on = Date::from_unix_vn(req.signed.statement.issued_at);
@@ -528,24 +620,21 @@ fn create(
             if !errs.is_empty() {
                 return Err(unprocessable(sc::FORM_INVALID, format!("fields: {}", errs.join(", "))));
             }
+            let proposal = if correction {
+                Some(crate::corrections::check_proposal(tx, &dev.account_id, &p.values, &profile)?)
+            } else {
+                None
+            };
             let prefix = format!("HS-{:02}{:02}{:02}-", today.year % 100, today.month, today.day);
-            // The day's last number, by a range on the primary key (O(log n); counting the
-            // day's cases scanned the whole table inside the writer, issue 14). Numbers are
-            // dense from 1, so the last one is the count.
-            let last: Option<String> = tx.query_row(
-                "SELECT MAX(case_number) FROM cases WHERE case_number > ?1 AND case_number < ?1 || '~'",
-                [&prefix],
-                |r| r.get(0),
-            )?;
-            let n: i64 = last.and_then(|l| l.get(prefix.len()..).and_then(|d| d.parse().ok())).unwrap_or(0);
-            let case_number = format!("{prefix}{:06}", n + 1);
+            let case_number = next_case_number(tx, &prefix)?;
             let due = fmt_date(add_days(today, i64::from(proc_.processing_days)));
             // The province and channel the officials' dashboard groups by (issue 16).
             let province = crate::dashboard::case_province(proc_, &p.values, &profile);
             tx.execute(
                 "INSERT INTO cases (case_number, account_id, submission_id, procedure_id, procedure_version, status,
-                                    received_at, due_date, updated_at, province_code, channel)
-                 VALUES (?1, ?2, ?3, ?4, ?5, 'received', ?6, ?7, ?6, ?8, ?9)",
+                                    received_at, due_date, updated_at, province_code, channel, dependant_cccd,
+                                    mandate_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 'received', ?6, ?7, ?6, ?8, ?9, ?10, ?11)",
                 params![
                     case_number,
                     dev.account_id,
@@ -555,11 +644,37 @@ fn create(
                     now,
                     due,
                     province,
-                    channel.as_str()
+                    channel.as_str(),
+                    mandate.as_ref().map(|m| m.dependant_cccd.as_str()),
+                    mandate.as_ref().map(|m| m.mandate_id.as_str())
                 ],
             )?;
-            // The form was checked against (prefilled from) the register: a back-office read.
-            crate::access_log::record_for_account(tx, &dev.account_id, now, &crate::access_log::prefill(&case_number))?;
+            // The form was checked against (prefilled from) the register: a back-office read —
+            // of the dependant's record when filed on their behalf, so the dependant's own access
+            // log (theirs when they have an account one day) shows the on-behalf case.
+            let read = crate::access_log::prefill(&case_number);
+            match &mandate {
+                Some(m) => {
+                    let citizen: i64 =
+                        tx.query_row("SELECT id FROM citizens WHERE cccd = ?1", [&m.dependant_cccd], |r| r.get(0))?;
+                    crate::access_log::record(tx, citizen, now, &read)?;
+                }
+                None => crate::access_log::record_for_account(tx, &dev.account_id, now, &read)?,
+            }
+            if let Some(m) = &mandate {
+                crate::handlers::delegation::record_use(
+                    tx,
+                    &dev.device_id,
+                    req.signed.statement.counter,
+                    &m.mandate_id,
+                    &p.submission_id,
+                    now,
+                )?;
+                audit(tx, now, "submission_on_behalf", "ok", Some(&dev.account_id), Some(&dev.device_id));
+            }
+            if let Some(proposal) = &proposal {
+                crate::corrections::record_proposal(tx, &case_number, proposal, now)?;
+            }
             append_event(
                 tx,
                 &case_number,
@@ -645,6 +760,7 @@ fn store(
         payload_sha256: digest.into(),
         received_at: now,
         due_date: due_date.into(),
+        on_behalf: p.on_behalf.clone(),
     };
     let body =
         serde_json::to_string(&SubmissionResponse { receipt: s.tokens.sign(&claims), case_number: case_number.into() })

@@ -205,12 +205,15 @@ async fn dashboard_needs_its_role_and_every_view_is_audited() {
     let d: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(d["threshold"], 5);
     assert_eq!(d["total"]["suppressed"], true, "no case yet: nothing to show");
+    assert_eq!(d["total"]["suppressed_reason"], "small");
+    assert!(d["months"].as_array().unwrap().iter().all(|m| m["suppressed_reason"] == "small"));
     let (st, page) = get(Some(leader.clone()), PATH_PAGE).await;
     assert_eq!(st, 200);
     assert!(page.contains("Bảng điều hành dịch vụ công") && page.contains("<svg") && !page.contains("<script"));
     let (st, csv) = get(Some(leader), PATH_CSV).await;
     assert_eq!(st, 200);
-    assert!(csv.starts_with("scope,procedure_id,"));
+    assert!(csv.starts_with("scope,procedure_id,procedure_vi,province_code,province_vi,suppressed,suppressed_reason,"));
+    assert!(csv.lines().nth(1).unwrap().starts_with("total,\"\",\"Tất cả\",\"\",\"Tất cả\",1,small,,"), "{csv}");
     let events: Vec<(String, String, Option<String>)> = h
         .server
         .audit_events()

@@ -125,3 +125,67 @@ async fn a_login_commits_once() {
     assert_eq!((st, b["code"].as_str()), (401, Some(codes::NONCE_INVALID)));
     assert_eq!(h.server.db_commits() - before, 2);
 }
+
+/// Failed logins from one address at once, three times the per-address limit, spread over
+/// devices that stay under their own limit: exactly `limit` are refused for themselves
+/// (`nonce_invalid`) and every other is throttled (`rate_limited`) — concurrent failures cannot
+/// slip past the throttle together. With PostgreSQL (`CITIZEN_TEST_POSTGRES_URL`) logins are
+/// keyed units that overlap (decision 47): each failure is counted under the throttle key's
+/// lock, so the same count holds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn parallel_failures_from_one_address_stop_exactly_at_the_limit() {
+    let limits =
+        citizen_server::config::Limits { failures_per_address: 6, failures_per_device: 100, ..Default::default() };
+    let h = std::sync::Arc::new(start_with(limits).await);
+    let mut devs = Vec::new();
+    for c in [C1, C2, C3] {
+        let mut d = Device::new();
+        h.enroll(c, &mut d).await;
+        devs.push(d);
+    }
+    let mut signed = Vec::new();
+    for i in 0..18 {
+        let d = &mut devs[i % 3];
+        signed.push(d.sign(&h, Purpose::Login, &format!("never-issued-{i}"), ""));
+    }
+    let tasks = signed
+        .into_iter()
+        .map(|s| {
+            let h = h.clone();
+            tokio::spawn(async move { h.login_signed(&s).await })
+        })
+        .collect();
+    let answers = join_all(tasks).await;
+    let refused = answers.iter().filter(|(st, b)| *st == 401 && b["code"] == codes::NONCE_INVALID).count();
+    let throttled = answers.iter().filter(|(st, b)| *st == 429 && b["code"] == codes::RATE_LIMITED).count();
+    assert_eq!((refused, throttled), (6, 12), "{answers:?}");
+    // And the window stays full: a correct login from the same address is throttled too.
+    let nonce = h.nonce(&devs[0], Purpose::Login).await;
+    let ok = devs[0].sign(&h, Purpose::Login, &nonce, "");
+    let (st, b) = h.login_signed(&ok).await;
+    assert_eq!((st, b["code"].as_str()), (429, Some(codes::RATE_LIMITED)), "{b}");
+}
+
+/// One refresh token presented 12 times at once: one rotation; every other copy is a detected
+/// reuse, which ends the session, so the rotated token is refused too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn parallel_refreshes_of_one_token_rotate_once_and_detect_every_reuse() {
+    let h = std::sync::Arc::new(start().await);
+    let mut dev = Device::new();
+    h.enroll(C4, &mut dev).await;
+    let tokens = h.login(&mut dev).await;
+    let rt = tokens["refresh_token"].as_str().unwrap().to_string();
+    let tasks = (0..12)
+        .map(|_| {
+            let (h, rt) = (h.clone(), rt.clone());
+            tokio::spawn(async move { h.refresh(&rt).await })
+        })
+        .collect();
+    let answers = join_all(tasks).await;
+    let rotated: Vec<_> = answers.iter().filter(|(st, _)| *st == 200).collect();
+    let reused = answers.iter().filter(|(st, b)| *st == 401 && b["code"] == codes::REFRESH_REUSED).count();
+    assert_eq!((rotated.len(), reused), (1, 11), "{answers:?}");
+    let next = rotated[0].1["refresh_token"].as_str().unwrap();
+    let (st, _) = h.refresh(next).await;
+    assert_eq!(st, 401);
+}

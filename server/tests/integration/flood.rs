@@ -268,6 +268,7 @@ impl Citizen {
             values,
             attachments: vec![],
             supplements_case: None,
+            on_behalf: None,
         };
         let signed = self.statement(Purpose::Submit, &payload.submission_id, &payload.digest_hex());
         let r = self
@@ -305,6 +306,7 @@ fn big_body() -> (String, Vec<u8>) {
         values: BTreeMap::new(),
         attachments: vec![],
         supplements_case: None,
+        on_behalf: None,
     };
     let head = serde_json::to_string(&json!({
         "payload": payload,

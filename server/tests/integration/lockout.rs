@@ -191,6 +191,7 @@ fn forged_submission(h: &Harness, dev: &Device) -> Value {
         values: Default::default(),
         attachments: vec![],
         supplements_case: None,
+        on_behalf: None,
     };
     let st = Statement {
         purpose: Purpose::Submit,

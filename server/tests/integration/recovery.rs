@@ -360,10 +360,10 @@ async fn a_rebinding_rotates_the_device_key_with_session_otp_and_the_new_keys_pr
     let mut other = Device::new();
     other.id = dev.id.clone();
     other.counter = dev.counter;
-    let forged = other.sign(&h, Purpose::Rebind, &rid, &rebind_subject(&new_key));
+    let forged = other.sign(&h, Purpose::Rebind, &rid, &rebind_subject(&new_key, None));
     let (st, b) = h.post(p::recovery::PATH_REBIND_COMPLETE, body(forged), Some(&access)).await;
     assert_eq!((st, code(&b)), (401, "rebind.proof_invalid"), "{b}");
-    let proof = rotated.sign(&h, Purpose::Rebind, &rid, &rebind_subject(&new_key));
+    let proof = rotated.sign(&h, Purpose::Rebind, &rid, &rebind_subject(&new_key, None));
     let (st, b) = h.post(p::recovery::PATH_REBIND_COMPLETE, body(proof.clone()), Some(&access)).await;
     assert_eq!(st, 200, "{b}");
     let (st, b) = h.post(p::recovery::PATH_REBIND_COMPLETE, body(proof), Some(&access)).await;

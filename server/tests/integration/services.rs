@@ -64,6 +64,7 @@ pub fn residence_payload(h: &Harness) -> SubmissionPayload {
         ]),
         attachments: vec![],
         supplements_case: None,
+        on_behalf: None,
     }
 }
 
@@ -113,6 +114,7 @@ fn temp_residence_payload(h: &Harness, doc: &[u8]) -> (SubmissionPayload, BTreeM
         values: values(&v),
         attachments: vec![r],
         supplements_case: None,
+        on_behalf: None,
     };
     (payload, BTreeMap::from([("housing_proof".to_string(), data)]))
 }
@@ -132,6 +134,7 @@ fn id_card_payload() -> SubmissionPayload {
         values: values(&v),
         attachments: vec![],
         supplements_case: None,
+        on_behalf: None,
     }
 }
 
@@ -251,7 +254,13 @@ async fn catalogue_has_a_strong_etag_and_answers_304() {
     let ids: Vec<_> = cat.procedures.iter().map(|p| (p.id.as_str(), p.version)).collect();
     assert_eq!(
         ids,
-        [("residence-notification", 1), ("temporary-residence", 1), ("temporary-absence", 1), ("id-card-reissue", 1)]
+        [
+            ("residence-notification", 1),
+            ("temporary-residence", 1),
+            ("temporary-absence", 1),
+            ("id-card-reissue", 1),
+            ("register-correction", 1)
+        ]
     );
     let rn = &cat.procedures[0];
     assert_eq!((rn.fee_vnd, rn.processing_days, rn.agency_vi.as_str()), (0, 1, "Công an cấp xã"));
@@ -629,6 +638,7 @@ async fn supplement_flow() {
         values: BTreeMap::new(),
         attachments: vec![r.clone()],
         supplements_case: Some(case.clone()),
+        on_behalf: None,
     };
     let files = BTreeMap::from([("supporting_document".to_string(), data.clone())]);
 

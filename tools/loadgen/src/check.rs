@@ -10,9 +10,12 @@
 //! accepted counter (refused). Eight, because every refusal counts towards the per-address
 //! failure throttle and all clients share 127.0.0.1.
 //!
+//! Last, a storm of failed logins from the one address (2 × its throttle limit at once): at
+//! most the limit are refused as failures, the rest throttled (429).
+//!
 //! Then, beside what the answers say: no (device, counter) and no nonce accepted twice, and in
-//! the database exactly one case per submission and one `refresh_reuse` audit record per
-//! detected reuse.
+//! the database exactly one case per submission, one `refresh_reuse` audit record per
+//! detected reuse, and no throttle key holding more failures than its limit.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -186,6 +189,46 @@ async fn client(ctx: Arc<Ctx>, i: usize, tally: Arc<Mutex<Tally>>) {
     }
 }
 
+/// Answers of the failure storm.
+struct Storm {
+    /// Refused for the statement itself (`nonce_invalid`): each counts as a failure.
+    failed: u64,
+    /// Refused by the failure throttle (429 `rate_limited`).
+    throttled: u64,
+    /// Anything else.
+    other: u64,
+}
+
+/// Last (it leaves 127.0.0.1 throttled): 2 × the per-address limit of logins on never-issued
+/// nonces, all at once, spread over the devices so that no device reaches its own limit. The
+/// per-address throttle must let through at most its limit of failures, whichever instances
+/// they reached and however they overlapped (decision 47: each failure is counted under the
+/// throttle key's lock), and refuse the rest with 429.
+async fn failure_storm(ctx: &Arc<Ctx>) -> Storm {
+    let limit = citizen_server::config::Limits::default().failures_per_address as usize;
+    let tasks: Vec<_> = (0..2 * limit)
+        .map(|i| {
+            let ctx = ctx.clone();
+            tokio::spawn(async move {
+                let http = http_client_pooled(&ctx.http_ca, 0);
+                let dev = &ctx.devices[i % ctx.devices.len()];
+                let nonce = format!("never-issued-{i}");
+                let signed = login_statement(&ctx, dev, &nonce, 1);
+                post(&http, format!("{}{}", ctx.base, p::PATH_LOGIN), &json!({ "signed": signed }), &[]).await
+            })
+        })
+        .collect();
+    let mut storm = Storm { failed: 0, throttled: 0, other: 0 };
+    for t in tasks {
+        match t.await {
+            Ok((401, b)) if b["code"] == citizen_protocol::protocol::codes::NONCE_INVALID => storm.failed += 1,
+            Ok((429, b)) if b["code"] == citizen_protocol::protocol::codes::RATE_LIMITED => storm.throttled += 1,
+            _ => storm.other += 1,
+        }
+    }
+    storm
+}
+
 /// Run the scenario with `clients` concurrent clients; print the findings; `true` when clean.
 pub(crate) async fn run(ctx: &Arc<Ctx>, server: &Server, clients: usize) -> bool {
     let tally = Arc::new(Mutex::new(Tally::default()));
@@ -196,6 +239,14 @@ pub(crate) async fn run(ctx: &Arc<Ctx>, server: &Server, clients: usize) -> bool
         }
     }
     let mut t = std::mem::take(&mut *tally.lock().unwrap());
+    let storm = failure_storm(ctx).await;
+    let limit = citizen_server::config::Limits::default().failures_per_address;
+    if storm.failed > u64::from(limit) || storm.throttled == 0 || storm.other != 0 {
+        t.problems.push(format!(
+            "failure storm: {} refused as failures, {} throttled, {} other answers (limit {limit} per address)",
+            storm.failed, storm.throttled, storm.other
+        ));
+    }
     let mut seen = BTreeMap::new();
     for c in &t.accepted_counters {
         *seen.entry(c.clone()).or_insert(0) += 1;
@@ -257,6 +308,14 @@ fn database_findings(
             Some(1) => {}
             n => problems.push(format!("submission {id} stored {} times", n.copied().unwrap_or(0))),
         }
+    }
+    // No failure-throttle key holds more failures than the per-address limit (the largest);
+    // the storm filled the address's window exactly.
+    let limit = i64::from(citizen_server::config::Limits::default().failures_per_address);
+    let most: Option<i64> =
+        db.query_one("SELECT MAX(n) FROM (SELECT COUNT(*) AS n FROM rate_events GROUP BY key) k", &[])?.get(0);
+    if most != Some(limit) {
+        problems.push(format!("the fullest failure-throttle key holds {most:?} failures, limit {limit}"));
     }
     let reuses: i64 = db.query_one("SELECT COUNT(*) FROM audit_log WHERE event = 'refresh_reuse'", &[])?.get(0);
     if u64::try_from(reuses).unwrap_or(0) != reuses_detected {

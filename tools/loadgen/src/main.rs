@@ -429,6 +429,7 @@ fn payload(dev: &Device) -> SubmissionPayload {
         values,
         attachments: vec![],
         supplements_case: None,
+        on_behalf: None,
     }
 }
 

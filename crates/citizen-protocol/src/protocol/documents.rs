@@ -25,6 +25,8 @@ pub const PATH_TRUST_LIST: &str = "/v1/documents/trust-list";
 pub const PATH_STATUS_LIST_PREFIX: &str = "/v1/documents/status/";
 /// `POST` (officials' API): revoke an issued document.
 pub const PATH_OFFICIAL_DOCUMENT_REVOKE: &str = "/v1/official/documents/revoke";
+/// `POST` (officials' API): certify a verifier's reader-authentication key for a role.
+pub const PATH_OFFICIAL_READER_ENROL: &str = "/v1/official/documents/readers";
 /// `typ` of the trust list JWT.
 pub const TRUST_LIST_TYP: &str = "trustlist+jwt";
 /// `typ` of the status list token (draft-ietf-oauth-status-list §5.1).
@@ -40,6 +42,8 @@ pub mod codes {
     pub const UNKNOWN_DOCUMENT: &str = "unknown_document";
     /// No status list has this id.
     pub const UNKNOWN_STATUS_LIST: &str = "unknown_status_list";
+    /// The reader's public key is not an uncompressed P-256 point.
+    pub const INVALID_READER_KEY: &str = "invalid_reader_key";
 }
 
 /// The four documents of the wallet.
@@ -207,6 +211,134 @@ impl crate::jwt::JwtKind for StatusListClaims {
 pub struct RevokeDocumentRequest {
     /// The issued document's id.
     pub document_id: String,
+}
+
+/// The demo verifiers a reader certificate can be issued for (decision 45). Each is authorised
+/// for a fixed set of documents and elements ([`ReaderRole::authorised`]), written into its
+/// certificate, which the holder checks before showing anything.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReaderRole {
+    /// Traffic police: the driving licence, the vehicle registration, identity from the CCCD.
+    TrafficPolice,
+    /// A hospital's reception: the health-insurance card and identity.
+    Hospital,
+    /// A bank counter (customer identification): the CCCD and the licence's identity elements.
+    BankCounter,
+}
+
+impl ReaderRole {
+    /// Every role.
+    pub const ALL: [ReaderRole; 3] = [ReaderRole::TrafficPolice, ReaderRole::Hospital, ReaderRole::BankCounter];
+
+    /// Stable wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReaderRole::TrafficPolice => "traffic_police",
+            ReaderRole::Hospital => "hospital",
+            ReaderRole::BankCounter => "bank_counter",
+        }
+    }
+
+    /// The reader's names in Vietnamese and English (the certificate's CN is `vi / en`).
+    pub fn names(self) -> (&'static str, &'static str) {
+        match self {
+            ReaderRole::TrafficPolice => ("Cảnh sát giao thông", "Traffic police"),
+            ReaderRole::Hospital => ("Bệnh viện (quầy tiếp đón)", "Hospital reception"),
+            ReaderRole::BankCounter => ("Quầy giao dịch ngân hàng", "Bank counter"),
+        }
+    }
+
+    /// The organisation in the reader certificate (`O=`, `vi / en`; demo agencies).
+    pub fn organisation(self) -> &'static str {
+        match self {
+            ReaderRole::TrafficPolice => "Bộ Công an / Ministry of Public Security (demo)",
+            ReaderRole::Hospital => "Bệnh viện thử nghiệm / Demo hospital",
+            ReaderRole::BankCounter => "Ngân hàng thử nghiệm / Demo bank",
+        }
+    }
+
+    /// `docType → namespace → element identifiers` this role may ask for.
+    pub fn authorised(self) -> Vec<(DocumentKind, &'static [&'static str])> {
+        const MDL_ALL: &[&str] = &[
+            "family_name",
+            "given_name",
+            "birth_date",
+            "issue_date",
+            "expiry_date",
+            "issuing_country",
+            "issuing_authority",
+            "document_number",
+            "portrait",
+            "un_distinguishing_sign",
+            "driving_privileges",
+        ];
+        const MDL_IDENTITY: &[&str] = &["family_name", "given_name", "birth_date", "portrait", "document_number"];
+        const MDL_AGE: &[&str] = &["family_name", "given_name", "birth_date", "portrait"];
+        const CCCD_IDENTITY: &[&str] = &["document_number", "full_name", "birth_date", "sex"];
+        const CCCD_ALL: &[&str] = &[
+            "document_number",
+            "full_name",
+            "birth_date",
+            "sex",
+            "nationality",
+            "place_of_residence",
+            "issue_date",
+            "expiry_date",
+            "issuing_authority",
+            "identity_level",
+        ];
+        const VEHICLE_ALL: &[&str] = &[
+            "plate_number",
+            "chassis_number",
+            "engine_number",
+            "make",
+            "model",
+            "color",
+            "owner_name",
+            "registration_date",
+        ];
+        const BHYT_ALL: &[&str] =
+            &["insurance_number", "full_name", "birth_date", "sex", "registered_hospital", "valid_from", "valid_until"];
+        match self {
+            ReaderRole::TrafficPolice => vec![
+                (DocumentKind::DrivingLicence, MDL_ALL),
+                (DocumentKind::VehicleRegistration, VEHICLE_ALL),
+                (DocumentKind::Cccd, CCCD_IDENTITY),
+            ],
+            ReaderRole::Hospital => vec![
+                (DocumentKind::HealthInsurance, BHYT_ALL),
+                (DocumentKind::Cccd, CCCD_IDENTITY),
+                (DocumentKind::DrivingLicence, MDL_AGE),
+            ],
+            ReaderRole::BankCounter => {
+                vec![(DocumentKind::Cccd, CCCD_ALL), (DocumentKind::DrivingLicence, MDL_IDENTITY)]
+            }
+        }
+    }
+}
+
+/// Body of `POST /v1/official/documents/readers` (officials' token): certify the verifier's
+/// reader-authentication public key for `role`. The key pair is generated on the verifier's
+/// machine; only the public half travels.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReaderEnrolRequest {
+    /// Which demo verifier.
+    pub role: ReaderRole,
+    /// base64url of the uncompressed SEC1 P-256 public key (65 bytes).
+    pub public_key: String,
+}
+
+/// Answer of `POST /v1/official/documents/readers`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReaderEnrolResponse {
+    /// The reader certificate chain, leaf first, base64 (standard, padded) DER, as in `x5c`
+    /// (the reader root itself is in the trust list, not here).
+    pub x5chain: Vec<String>,
+    /// The role certified.
+    pub role: ReaderRole,
+    /// End of the certificate's validity (Unix seconds).
+    pub not_after: i64,
 }
 
 /// The labels (Vietnamese, English) of an element identifier, for display.

@@ -9,6 +9,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 pub mod chip;
+pub mod corrections;
+pub mod delegation;
 pub mod discovery;
 pub mod documents;
 pub mod idqr;

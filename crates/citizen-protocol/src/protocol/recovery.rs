@@ -154,12 +154,19 @@ impl crate::jwt::JwtKind for RecoveryNotice {
 
 /// `POST /v1/rebind/start`: an OTP to the registered phone for re-binding this device's key.
 pub const PATH_REBIND_START: &str = "/v1/rebind/start";
-/// `POST /v1/rebind/complete` (Bearer: the device's session): rotate the device key.
+/// `POST /v1/rebind/complete`: rotate the device key, with the device's session (Bearer) or,
+/// without one, a chip read over the rebind id.
 pub const PATH_REBIND_COMPLETE: &str = "/v1/rebind/complete";
 
-/// The subject of the new key's re-binding proof: `rebind:<SHA-256 hex of the new SEC1 key>`.
-pub fn rebind_subject(new_public_key: &[u8]) -> String {
-    format!("rebind:{}", super::sha256_hex(new_public_key))
+/// The subject of the new key's re-binding proof: `rebind:<SHA-256 hex of the new SEC1 key>`,
+/// followed by `;chip:<digest of the chip evidence>` when the chip proves the citizen (so the
+/// signature binds that card read to the new key).
+pub fn rebind_subject(new_public_key: &[u8], evidence: Option<&ChipEvidence>) -> String {
+    let key = super::sha256_hex(new_public_key);
+    match evidence {
+        Some(e) => format!("rebind:{key};chip:{}", upload_digest(e)),
+        None => format!("rebind:{key}"),
+    }
 }
 
 /// Body of `POST /v1/rebind/start`.
@@ -192,6 +199,67 @@ pub struct RebindCompleteRequest {
     /// Purpose `rebind`, nonce = rebind id, subject [`rebind_subject`], signed by the new key
     /// with the device's next counter.
     pub proof: SignedStatement,
+    /// The chip read with active authentication over `aa_challenge(rebind id)`: the proof of
+    /// the citizen when the device has no live session (required then); absent with a session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<ChipEvidence>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Remote lock of a lost phone from the portal (or any other device), without the phone.
+// ---------------------------------------------------------------------------------------------
+
+/// `POST /v1/lock/start`: the citizen's identifiers; an OTP goes to the registered phone.
+pub const PATH_REMOTE_LOCK_START: &str = "/v1/lock/start";
+/// `POST /v1/lock/complete`: the OTP or a chip read over the lock id; locks the active device.
+pub const PATH_REMOTE_LOCK_COMPLETE: &str = "/v1/lock/complete";
+
+/// Body of `POST /v1/lock/start` (the three identifiers of an enrollment; all must match the
+/// register). Identifiers alone never lock: they only send an OTP to the registered phone.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RemoteLockStartRequest {
+    /// CCCD number (12 digits).
+    pub cccd: String,
+    /// `YYYY-MM-DD`.
+    pub date_of_birth: String,
+    /// The registered phone number.
+    pub phone: String,
+}
+
+/// Answer of `POST /v1/lock/start`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RemoteLockStartResponse {
+    /// The lock request; also the nonce of a chip read (`aa_challenge(lock id)`).
+    pub lock_id: String,
+    /// Masked phone the OTP went to.
+    pub masked_phone: String,
+    /// Unix seconds.
+    pub otp_expires_at: i64,
+}
+
+/// Body of `POST /v1/lock/complete`: one proof of the citizen, the OTP or the chip.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct RemoteLockCompleteRequest {
+    /// From the start answer.
+    pub lock_id: String,
+    /// The OTP sent to the registered phone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub otp: Option<String>,
+    /// A chip read with active authentication over `aa_challenge(lock id)` (when the SIM went
+    /// with the phone): read at a kiosk or on another phone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<ChipEvidence>,
+}
+
+/// Answer of `POST /v1/lock/complete`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RemoteLockCompleteResponse {
+    /// The device now locked.
+    pub device_id: String,
+    /// Unix seconds.
+    pub locked_at: i64,
+    /// `otp` or `chip`.
+    pub method: String,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -257,5 +325,15 @@ mod tests {
         assert_eq!(TransferCode::decode(&code.encode()), Some(code));
         assert_eq!(TransferCode::decode("CZTR1:!!"), None);
         assert!(transfer_subject("e", "s").starts_with("transfer:e:"));
+        let ev = ChipEvidence {
+            sod: "s".into(),
+            dg1: "1".into(),
+            dg13: "13".into(),
+            dg14: None,
+            dg15: "15".into(),
+            aa_signature: "a".into(),
+        };
+        let (plain, chip) = (rebind_subject(&sec1, None), rebind_subject(&sec1, Some(&ev)));
+        assert!(chip.starts_with(&format!("{plain};chip:")) && chip != plain, "{chip}");
     }
 }

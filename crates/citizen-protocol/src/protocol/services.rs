@@ -73,6 +73,18 @@ pub struct CitizenProfileDto {
     pub email: Option<String>,
     /// Unix seconds of the record's last change.
     pub updated_at: i64,
+    /// Nghề nghiệp (enrichment by the citizen, issue 16; `None` until given).
+    #[serde(default)]
+    pub occupation: Option<String>,
+    /// Trình độ học vấn (enrichment; one of [`super::corrections::EDUCATION_LEVELS`]).
+    #[serde(default)]
+    pub education: Option<String>,
+    /// Nhóm máu (enrichment; one of [`super::corrections::BLOOD_GROUPS`]).
+    #[serde(default)]
+    pub blood_group: Option<String>,
+    /// Địa chỉ liên hệ (enrichment: where the citizen wants mail, free text).
+    #[serde(default)]
+    pub contact_address: Option<String>,
 }
 
 impl CitizenProfileDto {
@@ -106,6 +118,10 @@ impl CitizenProfileDto {
                 "relationship_to_head" => self.relationship_to_head.clone(),
                 "phone" => self.phone.clone(),
                 "email" => self.email.clone().unwrap_or_default(),
+                "occupation" => self.occupation.clone().unwrap_or_default(),
+                "education" => self.education.clone().unwrap_or_default(),
+                "blood_group" => self.blood_group.clone().unwrap_or_default(),
+                "contact_address" => self.contact_address.clone().unwrap_or_default(),
                 _ => return None,
             }),
         }
@@ -314,6 +330,10 @@ pub struct SubmissionPayload {
     /// When answering a supplement request: the case it supplements.
     #[serde(default)]
     pub supplements_case: Option<String>,
+    /// Filed by a guardian on behalf of a dependant under this mandate (decision 49). Absent
+    /// (not `null`) otherwise, so the canonical bytes of ordinary submissions are unchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_behalf: Option<super::delegation::OnBehalf>,
 }
 
 impl SubmissionPayload {
@@ -362,6 +382,9 @@ pub struct ReceiptClaims {
     pub received_at: i64,
     /// Expected completion date `YYYY-MM-DD`.
     pub due_date: String,
+    /// Filed by a guardian on behalf of a dependant under this mandate (decision 49).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_behalf: Option<super::delegation::OnBehalf>,
 }
 
 impl crate::jwt::JwtKind for ReceiptClaims {
@@ -508,8 +531,18 @@ mod tests {
             values: BTreeMap::from([("b".into(), "2".into()), ("a".into(), "1".into())]),
             attachments: vec![],
             supplements_case: None,
+            on_behalf: None,
         };
         let d = p.digest_hex();
+        // Delegation (decision 49) added a field that is absent, not `null`, when unused: the
+        // canonical bytes of ordinary submissions did not change.
+        assert!(!String::from_utf8(p.canonical_bytes()).unwrap().contains("on_behalf"));
+        let mut q = p.clone();
+        q.on_behalf = Some(crate::protocol::delegation::OnBehalf {
+            mandate_id: "mdt_1".into(),
+            dependant_cccd: "001216000012".into(),
+        });
+        assert_ne!(d, q.digest_hex(), "the mandate is bound by the digest");
         assert_eq!(d, p.clone().digest_hex());
         assert!(String::from_utf8(p.canonical_bytes()).unwrap().contains(r#""values":{"a":"1","b":"2"}"#));
         p.values.insert("a".into(), "x".into());
@@ -546,6 +579,10 @@ mod tests {
             phone: "+84900000001".into(),
             email: None,
             updated_at: 0,
+            occupation: None,
+            education: None,
+            blood_group: None,
+            contact_address: None,
         };
         assert_eq!(p.attribute("full_name").unwrap(), "Nguyễn Văn Mẫu");
         assert_eq!(p.attribute("permanent_residence.province_code").unwrap(), "01");

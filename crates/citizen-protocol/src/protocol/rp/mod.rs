@@ -75,6 +75,10 @@ pub const PATH_CREDENTIAL: &str = "/v1/credentials/pid";
 /// `POST /v1/consent/receipts` (Bearer + statement, purpose `consent`) — countersign a data-share
 /// receipt ([`ReceiptCountersignRequest`]).
 pub const PATH_RECEIPTS: &str = "/v1/consent/receipts";
+/// `POST /v1/consent/receipts/in-person` (a bookkeeping statement, purpose `activity`, nonce =
+/// the receipt's digest, subject [`receipt_sync_subject`]) — countersign the receipt of an
+/// in-person presentation made offline ([`InPersonCountersignRequest`]; decision 45).
+pub const PATH_RECEIPTS_IN_PERSON: &str = "/v1/consent/receipts/in-person";
 
 // Limits and tags
 

@@ -156,6 +156,28 @@ pub struct ReceiptCountersignRequest {
     pub share_request: String,
 }
 
+/// Subject of the bookkeeping statement that asks for the countersignature of an in-person
+/// presentation's receipt (never an activity anchor's `anchor:<seq>`).
+pub fn receipt_sync_subject(receipt_id: &str) -> String {
+    format!("receipt_sync:{receipt_id}")
+}
+
+/// Body of `POST /v1/consent/receipts/in-person`: an in-person presentation's receipt, signed by
+/// the device key when it was made (offline), sent when the phone is online again.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct InPersonCountersignRequest {
+    /// The receipt (kind `in_person`).
+    pub receipt: ConsentReceipt,
+    /// The device-key statement made with the receipt: purpose `consent`, nonce = the receipt's
+    /// nonce (the session transcript hash), subject `receipt:<digest>`. Checked for its
+    /// signature and content, not for freshness: it was signed offline, possibly days ago.
+    pub signed: SignedStatement,
+    /// A fresh statement by the device's bookkeeping key (no prompt): purpose `activity`,
+    /// audience this server, nonce = the receipt's digest, subject
+    /// [`receipt_sync_subject`], the next counter. Binds the request to now and to this receipt.
+    pub sync: SignedStatement,
+}
+
 /// Answer of `POST /v1/consent/receipts`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ReceiptCountersignResponse {
@@ -239,6 +261,10 @@ pub struct ReceiptExport {
     /// receipts from the end of an export breaks it. Absent when no receipt is chained.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub head: Option<SignedStatement>,
+    /// Ids of the in-person receipts still awaiting the server's countersignature (presented
+    /// offline, not yet synced). Only these may carry an empty countersignature.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pending_countersignature: Vec<String>,
 }
 
 #[cfg(test)]

@@ -925,6 +925,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_citizen_core_checksum_func_verify_receipt_export(
     ): Int
+    external fun uniffi_citizen_core_checksum_func_verify_mandate(
+    ): Int
     external fun uniffi_citizen_core_checksum_func_default_core_config(
     ): Int
     external fun uniffi_citizen_core_checksum_func_validate_enrollment_input(
@@ -977,6 +979,10 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_citizen_core_checksum_method_accountclient_verify_passcode(
     ): Int
+    external fun uniffi_citizen_core_checksum_method_accountclient_dependants(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_accountclient_revoke_mandate(
+    ): Int
     external fun uniffi_citizen_core_checksum_method_accountclient_approve_transfer_code(
     ): Int
     external fun uniffi_citizen_core_checksum_method_accountclient_cancel_recovery(
@@ -985,6 +991,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_citizen_core_checksum_method_accountclient_complete_recovery(
     ): Int
+    external fun uniffi_citizen_core_checksum_method_accountclient_complete_remote_lock(
+    ): Int
     external fun uniffi_citizen_core_checksum_method_accountclient_pending_recovery(
     ): Int
     external fun uniffi_citizen_core_checksum_method_accountclient_pending_recovery_notice(
@@ -992,6 +1000,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_citizen_core_checksum_method_accountclient_start_rebinding(
     ): Int
     external fun uniffi_citizen_core_checksum_method_accountclient_start_recovery_at_counter(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_accountclient_start_remote_lock(
     ): Int
     external fun uniffi_citizen_core_checksum_method_accountclient_transfer_code(
     ): Int
@@ -1003,7 +1013,11 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_citizen_core_checksum_method_activityclient_verify(
     ): Int
+    external fun uniffi_citizen_core_checksum_method_chipclient_complete_rebinding_with_chip(
+    ): Int
     external fun uniffi_citizen_core_checksum_method_chipclient_identity_level(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_chipclient_remote_lock_with_chip(
     ): Int
     external fun uniffi_citizen_core_checksum_method_chipclient_start_recovery_with_chip(
     ): Int
@@ -1025,11 +1039,23 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_citizen_core_checksum_method_consentclient_scan_login_code(
     ): Int
+    external fun uniffi_citizen_core_checksum_method_consentclient_sync_receipts(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_consentclient_credential_info(
+    ): Int
     external fun uniffi_citizen_core_checksum_method_consentclient_fetch_credential(
     ): Int
     external fun uniffi_citizen_core_checksum_method_consentclient_open_share_request(
     ): Int
     external fun uniffi_citizen_core_checksum_method_consentclient_share_data(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_documentsclient_delete_for_dependant(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_documentsclient_fetch_for_dependant(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_documentsclient_list_for_dependants(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_documentsclient_present_for_dependant(
     ): Int
     external fun uniffi_citizen_core_checksum_method_documentsclient_delete(
     ): Int
@@ -1081,6 +1107,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_citizen_core_checksum_method_presentationsession_engagement_qr(
     ): Int
+    external fun uniffi_citizen_core_checksum_method_servicesclient_create_draft_for(
+    ): Int
     external fun uniffi_citizen_core_checksum_method_servicesclient_add_group_item(
     ): Int
     external fun uniffi_citizen_core_checksum_method_servicesclient_attach_bytes(
@@ -1129,6 +1157,10 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_citizen_core_checksum_method_servicesclient_validate_draft(
     ): Int
+    external fun uniffi_citizen_core_checksum_method_verifier_enrol_reader(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_verifier_enrolled_reader(
+    ): Int
     external fun uniffi_citizen_core_checksum_method_verifier_refresh_trust(
     ): Int
     external fun uniffi_citizen_core_checksum_method_verifier_start_session(
@@ -1136,6 +1168,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_citizen_core_checksum_method_verifier_trust_status(
     ): Int
     external fun uniffi_citizen_core_checksum_method_verifier_verify_identity_qr(
+    ): Int
+    external fun uniffi_citizen_core_checksum_method_verifier_verify_on_behalf(
     ): Int
     external fun uniffi_citizen_core_checksum_method_verifiersession_await_response(
     ): Int
@@ -1246,6 +1280,10 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_citizen_core_fn_method_accountclient_verify_passcode(`ptr`: Long,`passcode`: RustBuffer.ByValue,
     ): Long
+    external fun uniffi_citizen_core_fn_method_accountclient_dependants(`ptr`: Long,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_accountclient_revoke_mandate(`ptr`: Long,`mandateId`: RustBuffer.ByValue,
+    ): Long
     external fun uniffi_citizen_core_fn_method_accountclient_approve_transfer_code(`ptr`: Long,`code`: RustBuffer.ByValue,`passcode`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_citizen_core_fn_method_accountclient_cancel_recovery(`ptr`: Long,`passcode`: RustBuffer.ByValue,
@@ -1254,6 +1292,8 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_citizen_core_fn_method_accountclient_complete_recovery(`ptr`: Long,
     ): Long
+    external fun uniffi_citizen_core_fn_method_accountclient_complete_remote_lock(`ptr`: Long,`lockId`: RustBuffer.ByValue,`otp`: RustBuffer.ByValue,
+    ): Long
     external fun uniffi_citizen_core_fn_method_accountclient_pending_recovery(`ptr`: Long,
     ): Long
     external fun uniffi_citizen_core_fn_method_accountclient_pending_recovery_notice(`ptr`: Long,
@@ -1261,6 +1301,8 @@ internal object UniffiLib {
     external fun uniffi_citizen_core_fn_method_accountclient_start_rebinding(`ptr`: Long,
     ): Long
     external fun uniffi_citizen_core_fn_method_accountclient_start_recovery_at_counter(`ptr`: Long,`otp`: RustBuffer.ByValue,`newPasscode`: RustBuffer.ByValue,`keyOptions`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_accountclient_start_remote_lock(`ptr`: Long,`input`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_citizen_core_fn_method_accountclient_transfer_code(`ptr`: Long,
     ): Long
@@ -1280,7 +1322,11 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_citizen_core_fn_free_chipclient(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_citizen_core_fn_method_chipclient_complete_rebinding_with_chip(`ptr`: Long,`otp`: RustBuffer.ByValue,`passcode`: RustBuffer.ByValue,`keyOptions`: RustBuffer.ByValue,`transport`: Long,`key`: RustBuffer.ByValue,`observer`: RustBuffer.ByValue,
+    ): Long
     external fun uniffi_citizen_core_fn_method_chipclient_identity_level(`ptr`: Long,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_chipclient_remote_lock_with_chip(`ptr`: Long,`lockId`: RustBuffer.ByValue,`transport`: Long,`key`: RustBuffer.ByValue,`observer`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_citizen_core_fn_method_chipclient_start_recovery_with_chip(`ptr`: Long,`otp`: RustBuffer.ByValue,`newPasscode`: RustBuffer.ByValue,`keyOptions`: RustBuffer.ByValue,`transport`: Long,`key`: RustBuffer.ByValue,`observer`: RustBuffer.ByValue,
     ): Long
@@ -1312,6 +1358,10 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_citizen_core_fn_method_consentclient_scan_login_code(`ptr`: Long,`frame`: RustBuffer.ByValue,
     ): Long
+    external fun uniffi_citizen_core_fn_method_consentclient_sync_receipts(`ptr`: Long,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_consentclient_credential_info(`ptr`: Long,`checkStatus`: Byte,
+    ): Long
     external fun uniffi_citizen_core_fn_method_consentclient_fetch_credential(`ptr`: Long,
     ): Long
     external fun uniffi_citizen_core_fn_method_consentclient_open_share_request(`ptr`: Long,`request`: RustBuffer.ByValue,
@@ -1322,6 +1372,14 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_citizen_core_fn_free_documentsclient(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_citizen_core_fn_method_documentsclient_delete_for_dependant(`ptr`: Long,`id`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_documentsclient_fetch_for_dependant(`ptr`: Long,`dependantCccd`: RustBuffer.ByValue,`documentType`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_documentsclient_list_for_dependants(`ptr`: Long,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_documentsclient_present_for_dependant(`ptr`: Long,`id`: RustBuffer.ByValue,`fields`: RustBuffer.ByValue,`verifierId`: RustBuffer.ByValue,`nonce`: RustBuffer.ByValue,`passcode`: RustBuffer.ByValue,
+    ): Long
     external fun uniffi_citizen_core_fn_method_documentsclient_delete(`ptr`: Long,`id`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_citizen_core_fn_method_documentsclient_get(`ptr`: Long,`id`: RustBuffer.ByValue,
@@ -1404,6 +1462,8 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_citizen_core_fn_free_servicesclient(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_citizen_core_fn_method_servicesclient_create_draft_for(`ptr`: Long,`procedureId`: RustBuffer.ByValue,`dependantCccd`: RustBuffer.ByValue,
+    ): Long
     external fun uniffi_citizen_core_fn_method_servicesclient_add_group_item(`ptr`: Long,`draftId`: RustBuffer.ByValue,`group`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_citizen_core_fn_method_servicesclient_attach_bytes(`ptr`: Long,`draftId`: RustBuffer.ByValue,`key`: RustBuffer.ByValue,`fileName`: RustBuffer.ByValue,`mimeType`: RustBuffer.ByValue,`data`: RustBuffer.ByValue,
@@ -1458,6 +1518,10 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_citizen_core_fn_constructor_verifier_open(`config`: RustBuffer.ByValue,
     ): Long
+    external fun uniffi_citizen_core_fn_method_verifier_enrol_reader(`ptr`: Long,`officialToken`: RustBuffer.ByValue,`role`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_verifier_enrolled_reader(`ptr`: Long,
+    ): Long
     external fun uniffi_citizen_core_fn_method_verifier_refresh_trust(`ptr`: Long,
     ): Long
     external fun uniffi_citizen_core_fn_method_verifier_start_session(`ptr`: Long,`engagementQr`: RustBuffer.ByValue,`request`: RustBuffer.ByValue,`transport`: Long,
@@ -1465,6 +1529,8 @@ internal object UniffiLib {
     external fun uniffi_citizen_core_fn_method_verifier_trust_status(`ptr`: Long,
     ): Long
     external fun uniffi_citizen_core_fn_method_verifier_verify_identity_qr(`ptr`: Long,`text`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_citizen_core_fn_method_verifier_verify_on_behalf(`ptr`: Long,`presentation`: RustBuffer.ByValue,`verifierId`: RustBuffer.ByValue,`nonce`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_citizen_core_fn_clone_verifiersession(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
@@ -1536,6 +1602,8 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_citizen_core_fn_func_verify_receipt_export(`json`: RustBuffer.ByValue,`serverKeyJwk`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Int
+    external fun uniffi_citizen_core_fn_func_verify_mandate(`signed`: RustBuffer.ByValue,`serverKeyJwk`: RustBuffer.ByValue,`issuer`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_citizen_core_fn_func_default_core_config(`serverBaseUrl`: RustBuffer.ByValue,`dataDir`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_citizen_core_fn_func_validate_enrollment_input(`input`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -1986,6 +2054,56 @@ private class JavaLangRefCleanable(
 /**
  * @suppress
  */
+public object FfiConverterUByte: FfiConverter<UByte, Byte> {
+    override fun lift(value: Byte): UByte {
+        return value.toUByte()
+    }
+
+    fun lift(value: Int): UByte {
+        return value.toUByte()
+    }
+
+    override fun read(buf: ByteBuffer): UByte {
+        return lift(buf.get())
+    }
+
+    override fun lower(value: UByte): Byte {
+        return value.toByte()
+    }
+
+    override fun allocationSize(value: UByte) = 1UL
+
+    override fun write(value: UByte, buf: ByteBuffer) {
+        buf.put(value.toByte())
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterUInt: FfiConverter<UInt, Int> {
+    override fun lift(value: Int): UInt {
+        return value.toUInt()
+    }
+
+    override fun read(buf: ByteBuffer): UInt {
+        return lift(buf.getInt())
+    }
+
+    override fun lower(value: UInt): Int {
+        return value.toInt()
+    }
+
+    override fun allocationSize(value: UInt) = 4UL
+
+    override fun write(value: UInt, buf: ByteBuffer) {
+        buf.putInt(value.toInt())
+    }
+}
+
+/**
+ * @suppress
+ */
 public object FfiConverterInt: FfiConverter<Int, Int> {
     override fun lift(value: Int): Int {
         return value
@@ -2003,6 +2121,29 @@ public object FfiConverterInt: FfiConverter<Int, Int> {
 
     override fun write(value: Int, buf: ByteBuffer) {
         buf.putInt(value)
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterULong: FfiConverter<ULong, Long> {
+    override fun lift(value: Long): ULong {
+        return value.toULong()
+    }
+
+    override fun read(buf: ByteBuffer): ULong {
+        return lift(buf.getLong())
+    }
+
+    override fun lower(value: ULong): Long {
+        return value.toLong()
+    }
+
+    override fun allocationSize(value: ULong) = 8UL
+
+    override fun write(value: ULong, buf: ByteBuffer) {
+        buf.putLong(value.toLong())
     }
 }
 
@@ -2442,6 +2583,23 @@ public interface AccountClientInterface {
     suspend fun `verifyPasscode`(`passcode`: kotlin.String)
     
     /**
+     * The children under 14 and wards the population register names the account holder as
+     * parent or guardian of, each with its mandate (granted by the server for the relation;
+     * every active one verified: the server's signature, this device's key, this dependant)
+     * and the cases filed on the dependant's behalf. Logged in; network. Main-safe; never
+     * prompts. Throws [`CitizenError`] (`Network` when a mandate does not verify).
+     */
+    suspend fun `dependants`(): List<Dependant>
+    
+    /**
+     * Revoke one of the account holder's mandates (it cannot be used again; a new one is
+     * granted only at a counter). Logged in; network. Main-safe; never prompts. Throws
+     * [`CitizenError`] (`Refused` `delegation.revoked` when already revoked,
+     * `delegation.not_dependant` for another guardian's mandate; `NotFound` for an unknown one).
+     */
+    suspend fun `revokeMandate`(`mandateId`: kotlin.String)
+    
+    /**
      * On the old phone: approve the hand-over to the phone whose transfer QR code was just
      * scanned — the passcode, then the device key signs the code (purpose `DeviceManagement`).
      * The new phone then completes its enrollment at once (no waiting period) and this phone is
@@ -2467,8 +2625,9 @@ public interface AccountClientInterface {
      * signed with the old key and are re-signed only when the citizen confirms
      * (`services().release_held_outbox(true, …)`). Returns how many requests are held.
      * Main-safe; prompts once (the new key signs). Throws [`CitizenError`] (`NeedsLogin` when
-     * the session has ended: the re-binding then needs a recovery, `OtpRejected`,
-     * `PasscodeRejected`, `Refused` with `rebind.proof_invalid`).
+     * the session has ended: re-bind with the chip instead,
+     * `chip().complete_rebinding_with_chip`; `OtpRejected`, `PasscodeRejected`, `Refused` with
+     * `rebind.proof_invalid`).
      */
     suspend fun `completeRebinding`(`otp`: kotlin.String, `passcode`: kotlin.String, `keyOptions`: KeyOptions): kotlin.Int
     
@@ -2480,6 +2639,14 @@ public interface AccountClientInterface {
      * dropped here), `NotFound` with `recovery.unknown` when none waits.
      */
     suspend fun `completeRecovery`(): EnrollmentOutcome
+    
+    /**
+     * Lock a lost phone, step 2: the OTP sent to the registered phone locks the account's
+     * active device (when the SIM is gone with the phone: `chip().remote_lock_with_chip`).
+     * Main-safe; never prompts. Throws [`CitizenError`] (`OtpRejected`, `NotFound` with
+     * `lock.unknown`, `Refused` with `lock.replayed`).
+     */
+    suspend fun `completeRemoteLock`(`lockId`: kotlin.String, `otp`: kotlin.String): RemoteLockOutcome
     
     /**
      * On the new device: the recovery waiting here, if any (no network call). Main-safe; never
@@ -2510,6 +2677,16 @@ public interface AccountClientInterface {
      * for a level-2 account: use `chip().start_recovery_with_chip`).
      */
     suspend fun `startRecoveryAtCounter`(`otp`: kotlin.String, `newPasscode`: kotlin.String, `keyOptions`: KeyOptions): RecoveryTicket
+    
+    /**
+     * Lock a lost phone from this device (decision 48), step 1: the identifiers of the citizen
+     * whose phone is lost (any citizen: this may be a relative's or a new phone, enrolled or
+     * not), validated here and matched by the register; the OTP goes to the registered phone.
+     * The identifiers alone never lock. Nothing is stored or logged on this device. Main-safe;
+     * never prompts. Throws [`CitizenError`] (`InvalidInput` with field errors, `Refused` with
+     * `no_match` or `rate_limited`).
+     */
+    suspend fun `startRemoteLock`(`input`: EnrollmentInput): RemoteLockTicket
     
     /**
      * On the new phone, during an enrollment (after `start_enrollment`): the transfer QR code
@@ -3133,6 +3310,63 @@ open class AccountClient: Disposable, AutoCloseable, AccountClientInterface
 
     
     /**
+     * The children under 14 and wards the population register names the account holder as
+     * parent or guardian of, each with its mandate (granted by the server for the relation;
+     * every active one verified: the server's signature, this device's key, this dependant)
+     * and the cases filed on the dependant's behalf. Logged in; network. Main-safe; never
+     * prompts. Throws [`CitizenError`] (`Network` when a mandate does not verify).
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `dependants`() : List<Dependant> {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_accountclient_dependants(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterSequenceTypeDependant.lift(it) },
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Revoke one of the account holder's mandates (it cannot be used again; a new one is
+     * granted only at a counter). Logged in; network. Main-safe; never prompts. Throws
+     * [`CitizenError`] (`Refused` `delegation.revoked` when already revoked,
+     * `delegation.not_dependant` for another guardian's mandate; `NotFound` for an unknown one).
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `revokeMandate`(`mandateId`: kotlin.String) {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_accountclient_revoke_mandate(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`mandateId`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_void(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_void(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_void(future) },
+        // lift function
+        { },
+        
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
+    /**
      * On the old phone: approve the hand-over to the phone whose transfer QR code was just
      * scanned — the passcode, then the device key signs the code (purpose `DeviceManagement`).
      * The new phone then completes its enrollment at once (no waiting period) and this phone is
@@ -3199,8 +3433,9 @@ open class AccountClient: Disposable, AutoCloseable, AccountClientInterface
      * signed with the old key and are re-signed only when the citizen confirms
      * (`services().release_held_outbox(true, …)`). Returns how many requests are held.
      * Main-safe; prompts once (the new key signs). Throws [`CitizenError`] (`NeedsLogin` when
-     * the session has ended: the re-binding then needs a recovery, `OtpRejected`,
-     * `PasscodeRejected`, `Refused` with `rebind.proof_invalid`).
+     * the session has ended: re-bind with the chip instead,
+     * `chip().complete_rebinding_with_chip`; `OtpRejected`, `PasscodeRejected`, `Refused` with
+     * `rebind.proof_invalid`).
      */
     @Throws(CitizenException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
@@ -3248,6 +3483,35 @@ open class AccountClient: Disposable, AutoCloseable, AccountClientInterface
         { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
         // lift function
         { FfiConverterTypeEnrollmentOutcome.lift(it) },
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Lock a lost phone, step 2: the OTP sent to the registered phone locks the account's
+     * active device (when the SIM is gone with the phone: `chip().remote_lock_with_chip`).
+     * Main-safe; never prompts. Throws [`CitizenError`] (`OtpRejected`, `NotFound` with
+     * `lock.unknown`, `Refused` with `lock.replayed`).
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `completeRemoteLock`(`lockId`: kotlin.String, `otp`: kotlin.String) : RemoteLockOutcome {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_accountclient_complete_remote_lock(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`lockId`),
+        FfiConverterString.lower(`otp`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeRemoteLockOutcome.lift(it) },
         // Error FFI converter
         CitizenException.ErrorHandler,
     )
@@ -3357,6 +3621,36 @@ open class AccountClient: Disposable, AutoCloseable, AccountClientInterface
         { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
         // lift function
         { FfiConverterTypeRecoveryTicket.lift(it) },
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Lock a lost phone from this device (decision 48), step 1: the identifiers of the citizen
+     * whose phone is lost (any citizen: this may be a relative's or a new phone, enrolled or
+     * not), validated here and matched by the register; the OTP goes to the registered phone.
+     * The identifiers alone never lock. Nothing is stored or logged on this device. Main-safe;
+     * never prompts. Throws [`CitizenError`] (`InvalidInput` with field errors, `Refused` with
+     * `no_match` or `rate_limited`).
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `startRemoteLock`(`input`: EnrollmentInput) : RemoteLockTicket {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_accountclient_start_remote_lock(
+                uniffiHandle,
+                
+        FfiConverterTypeEnrollmentInput.lower(`input`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeRemoteLockTicket.lift(it) },
         // Error FFI converter
         CitizenException.ErrorHandler,
     )
@@ -4350,11 +4644,35 @@ public object FfiConverterTypeApduTransport: FfiConverter<ApduTransport, Long> {
 public interface ChipClientInterface {
     
     /**
+     * Re-binding with the chip (issue 15, decision 48), when the device key was invalidated
+     * **and** the session has ended (or instead of the session): after
+     * `account().start_rebinding()` (the OTP went to the registered phone), the passcode, then a
+     * read of the chip-based ID card with active authentication over the re-binding, then a new
+     * device key on this device. The server checks the card against the register and rotates
+     * the key; queued requests are held as with `account().complete_rebinding`. Returns how many
+     * are held. Nothing of the card is kept. Main-safe; prompts once (the new key signs).
+     * Throws [`CitizenError`] (`Card`, `Cancelled`, `OtpRejected`, `PasscodeRejected`,
+     * `NotFound` with `rebind.no_pending`, `Refused` with a `chip.*` code or
+     * `recovery.replayed`).
+     */
+    suspend fun `completeRebindingWithChip`(`otp`: kotlin.String, `passcode`: kotlin.String, `keyOptions`: KeyOptions, `transport`: ApduTransport, `key`: ChipAccessKey, `observer`: ChipReadObserver?): kotlin.Int
+    
+    /**
      * The identity level the device's credential states: 1 (enrolled with number, birth date
      * and OTP) or 2 (verified from the chip). Without a stored credential, 1; no network call.
      * Main-safe; never prompts. Throws [`CitizenError`].
      */
     suspend fun `identityLevel`(): kotlin.Int
+    
+    /**
+     * Lock a lost phone with the chip instead of the OTP (decision 48; the SIM went with the
+     * phone): after `account().start_remote_lock(…)`, read the citizen's chip-based ID card
+     * with active authentication over the lock id; the server checks it against the register
+     * and locks the account's active device. Nothing of the card is kept; nothing is stored on
+     * this device. Main-safe; never prompts. Throws [`CitizenError`] (`Card`, `Cancelled`,
+     * `Refused` with a `chip.*` code or `lock.replayed`, `NotFound` with `lock.unknown`).
+     */
+    suspend fun `remoteLockWithChip`(`lockId`: kotlin.String, `transport`: ApduTransport, `key`: ChipAccessKey, `observer`: ChipReadObserver?): RemoteLockOutcome
     
     /**
      * On a new device, level-2 account (issue 15): after `account().start_enrollment` (the OTP
@@ -4492,6 +4810,45 @@ open class ChipClient: Disposable, AutoCloseable, ChipClientInterface
 
     
     /**
+     * Re-binding with the chip (issue 15, decision 48), when the device key was invalidated
+     * **and** the session has ended (or instead of the session): after
+     * `account().start_rebinding()` (the OTP went to the registered phone), the passcode, then a
+     * read of the chip-based ID card with active authentication over the re-binding, then a new
+     * device key on this device. The server checks the card against the register and rotates
+     * the key; queued requests are held as with `account().complete_rebinding`. Returns how many
+     * are held. Nothing of the card is kept. Main-safe; prompts once (the new key signs).
+     * Throws [`CitizenError`] (`Card`, `Cancelled`, `OtpRejected`, `PasscodeRejected`,
+     * `NotFound` with `rebind.no_pending`, `Refused` with a `chip.*` code or
+     * `recovery.replayed`).
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `completeRebindingWithChip`(`otp`: kotlin.String, `passcode`: kotlin.String, `keyOptions`: KeyOptions, `transport`: ApduTransport, `key`: ChipAccessKey, `observer`: ChipReadObserver?) : kotlin.Int {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_chipclient_complete_rebinding_with_chip(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`otp`),
+        FfiConverterString.lower(`passcode`),
+        FfiConverterTypeKeyOptions.lower(`keyOptions`),
+        FfiConverterTypeApduTransport.lower(`transport`),
+        FfiConverterTypeChipAccessKey.lower(`key`),
+        FfiConverterOptionalTypeChipReadObserver.lower(`observer`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_i32(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_i32(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_i32(future) },
+        // lift function
+        { FfiConverterInt.lift(it) },
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
+    /**
      * The identity level the device's credential states: 1 (enrolled with number, birth date
      * and OTP) or 2 (verified from the chip). Without a stored credential, 1; no network call.
      * Main-safe; never prompts. Throws [`CitizenError`].
@@ -4511,6 +4868,39 @@ open class ChipClient: Disposable, AutoCloseable, ChipClientInterface
         { future -> UniffiLib.ffi_citizen_core_rust_future_free_i32(future) },
         // lift function
         { FfiConverterInt.lift(it) },
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Lock a lost phone with the chip instead of the OTP (decision 48; the SIM went with the
+     * phone): after `account().start_remote_lock(…)`, read the citizen's chip-based ID card
+     * with active authentication over the lock id; the server checks it against the register
+     * and locks the account's active device. Nothing of the card is kept; nothing is stored on
+     * this device. Main-safe; never prompts. Throws [`CitizenError`] (`Card`, `Cancelled`,
+     * `Refused` with a `chip.*` code or `lock.replayed`, `NotFound` with `lock.unknown`).
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `remoteLockWithChip`(`lockId`: kotlin.String, `transport`: ApduTransport, `key`: ChipAccessKey, `observer`: ChipReadObserver?) : RemoteLockOutcome {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_chipclient_remote_lock_with_chip(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`lockId`),
+        FfiConverterTypeApduTransport.lower(`transport`),
+        FfiConverterTypeChipAccessKey.lower(`key`),
+        FfiConverterOptionalTypeChipReadObserver.lower(`observer`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeRemoteLockOutcome.lift(it) },
         // Error FFI converter
         CitizenException.ErrorHandler,
     )
@@ -5660,6 +6050,24 @@ public interface ConsentClientInterface {
     suspend fun `scanLoginCode`(`frame`: kotlin.String): LoginRequestInfo
     
     /**
+     * Send the receipts of in-person presentations made offline to the server for its
+     * countersignature (online), and store each one checked. Signed by the bookkeeping key:
+     * never prompts. Also done after each `services().sync_cases()`. Returns how many were
+     * countersigned now (0 when none waits, or before the bookkeeping key is registered).
+     * Main-safe. Throws [`CitizenError`] (`Network`: they stay pending and are sent next time;
+     * `Refused` `consent.countersignature_invalid` for an answer that does not verify).
+     */
+    suspend fun `syncReceipts`(): kotlin.UInt
+    
+    /**
+     * The identity credential this device holds (`None` when none is held): its claims and
+     * values, and, when `check_status`, whether the issuer has revoked it (fetches and verifies
+     * the server's status list). Main-safe; never prompts. Throws [`CitizenError`]
+     * (`NeedsEnrollment`, `Network` when checking, `Storage`).
+     */
+    suspend fun `credentialInfo`(`checkStatus`: kotlin.Boolean): HeldCredentialInfo?
+    
+    /**
      * Fetch the identity credential the device presents from (an SD-JWT bound to the device
      * key, every personal claim selectively disclosable) and keep it sealed. `share_data`
      * calls this itself when the credential is missing or about to expire. Needs a session.
@@ -5982,6 +6390,63 @@ open class ConsentClient: Disposable, AutoCloseable, ConsentClientInterface
         { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
         // lift function
         { FfiConverterTypeLoginRequestInfo.lift(it) },
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Send the receipts of in-person presentations made offline to the server for its
+     * countersignature (online), and store each one checked. Signed by the bookkeeping key:
+     * never prompts. Also done after each `services().sync_cases()`. Returns how many were
+     * countersigned now (0 when none waits, or before the bookkeeping key is registered).
+     * Main-safe. Throws [`CitizenError`] (`Network`: they stay pending and are sent next time;
+     * `Refused` `consent.countersignature_invalid` for an answer that does not verify).
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `syncReceipts`() : kotlin.UInt {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_consentclient_sync_receipts(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_u32(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_u32(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_u32(future) },
+        // lift function
+        { FfiConverterUInt.lift(it) },
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The identity credential this device holds (`None` when none is held): its claims and
+     * values, and, when `check_status`, whether the issuer has revoked it (fetches and verifies
+     * the server's status list). Main-safe; never prompts. Throws [`CitizenError`]
+     * (`NeedsEnrollment`, `Network` when checking, `Storage`).
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `credentialInfo`(`checkStatus`: kotlin.Boolean) : HeldCredentialInfo? {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_consentclient_credential_info(
+                uniffiHandle,
+                
+        FfiConverterBoolean.lower(`checkStatus`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterOptionalTypeHeldCredentialInfo.lift(it) },
         // Error FFI converter
         CitizenException.ErrorHandler,
     )
@@ -7269,6 +7734,40 @@ public object FfiConverterTypeDeviceKeyStore: FfiConverter<DeviceKeyStore, Long>
 public interface DocumentsClientInterface {
     
     /**
+     * Delete a held dependant's document from this device. Offline. Main-safe; never prompts.
+     * Throws [`CitizenError`] (`NotFound` `documents.unknown`).
+     */
+    suspend fun `deleteForDependant`(`id`: kotlin.String)
+    
+    /**
+     * Fetch the document `document_type` of the dependant with CCCD number `dependant_cccd`
+     * under their active mandate: issued by the server bound to this device's key, checked
+     * (trust list, issuer, this device's key, the dependant, the mandate) and stored sealed,
+     * replacing an earlier one of the same dependant and kind. Logged in; network. Main-safe;
+     * never prompts. Throws [`CitizenError`] (`Refused` `delegation.not_dependant`,
+     * `delegation.revoked`, `delegation.expired`, `delegation.out_of_scope`; `Network`).
+     */
+    suspend fun `fetchForDependant`(`dependantCccd`: kotlin.String, `documentType`: DocumentType): DependantDocument
+    
+    /**
+     * The held documents of dependants, by dependant then kind. Offline. Main-safe; never
+     * prompts.
+     */
+    suspend fun `listForDependants`(): List<DependantDocument>
+    
+    /**
+     * Present the held dependant's document `id` to the verifier `verifier_id` (the audience)
+     * for its `nonce`, disclosing only `fields`: the citizen's passcode, a key-binding JWT
+     * signed in the key store (purpose document presentation, user-initiated), the mandate
+     * attached; a consent receipt and an activity entry (naming the mandate, not the
+     * dependant) record it. Offline. Main-safe; prompts only through the key store for this
+     * call. Throws [`CitizenError`] (`PasscodeRejected`; `NotFound` `documents.unknown`;
+     * `Refused` `delegation.expired` when the stored mandate has ended — fetch again;
+     * `InvalidInput` for a field the document does not hold).
+     */
+    suspend fun `presentForDependant`(`id`: kotlin.String, `fields`: List<kotlin.String>, `verifierId`: kotlin.String, `nonce`: kotlin.String, `passcode`: kotlin.String): OnBehalfShare
+    
+    /**
      * Delete a held document from this device (`refresh` fetches it again). Main-safe; never
      * prompts. Throws [`CitizenError`] (`NotFound` `documents.unknown`).
      */
@@ -7421,6 +7920,125 @@ open class DocumentsClient: Disposable, AutoCloseable, DocumentsClientInterface
         return uniffiRustCall() { status ->
             UniffiLib.uniffi_citizen_core_fn_clone_documentsclient(handle, status)
         }
+    }
+
+    
+    /**
+     * Delete a held dependant's document from this device. Offline. Main-safe; never prompts.
+     * Throws [`CitizenError`] (`NotFound` `documents.unknown`).
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `deleteForDependant`(`id`: kotlin.String) {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_documentsclient_delete_for_dependant(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`id`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_void(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_void(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_void(future) },
+        // lift function
+        { },
+        
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Fetch the document `document_type` of the dependant with CCCD number `dependant_cccd`
+     * under their active mandate: issued by the server bound to this device's key, checked
+     * (trust list, issuer, this device's key, the dependant, the mandate) and stored sealed,
+     * replacing an earlier one of the same dependant and kind. Logged in; network. Main-safe;
+     * never prompts. Throws [`CitizenError`] (`Refused` `delegation.not_dependant`,
+     * `delegation.revoked`, `delegation.expired`, `delegation.out_of_scope`; `Network`).
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `fetchForDependant`(`dependantCccd`: kotlin.String, `documentType`: DocumentType) : DependantDocument {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_documentsclient_fetch_for_dependant(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`dependantCccd`),
+        FfiConverterTypeDocumentType.lower(`documentType`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeDependantDocument.lift(it) },
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The held documents of dependants, by dependant then kind. Offline. Main-safe; never
+     * prompts.
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `listForDependants`() : List<DependantDocument> {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_documentsclient_list_for_dependants(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterSequenceTypeDependantDocument.lift(it) },
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Present the held dependant's document `id` to the verifier `verifier_id` (the audience)
+     * for its `nonce`, disclosing only `fields`: the citizen's passcode, a key-binding JWT
+     * signed in the key store (purpose document presentation, user-initiated), the mandate
+     * attached; a consent receipt and an activity entry (naming the mandate, not the
+     * dependant) record it. Offline. Main-safe; prompts only through the key store for this
+     * call. Throws [`CitizenError`] (`PasscodeRejected`; `NotFound` `documents.unknown`;
+     * `Refused` `delegation.expired` when the stored mandate has ended — fetch again;
+     * `InvalidInput` for a field the document does not hold).
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `presentForDependant`(`id`: kotlin.String, `fields`: List<kotlin.String>, `verifierId`: kotlin.String, `nonce`: kotlin.String, `passcode`: kotlin.String) : OnBehalfShare {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_documentsclient_present_for_dependant(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`id`),
+        FfiConverterSequenceString.lower(`fields`),
+        FfiConverterString.lower(`verifierId`),
+        FfiConverterString.lower(`nonce`),
+        FfiConverterString.lower(`passcode`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeOnBehalfShare.lift(it) },
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
     }
 
     
@@ -9031,6 +9649,16 @@ public object FfiConverterTypePresentationSession: FfiConverter<PresentationSess
 public interface ServicesClientInterface {
     
     /**
+     * A new draft of `procedure_id` on behalf of the dependant with CCCD number
+     * `dependant_cccd`, auto-filled and locked from the dependant's register record; submitted
+     * like any draft (signed by this device's key, the mandate id in the signed payload). The
+     * mandate must be active and cover the procedure. Logged in; network. Main-safe; never
+     * prompts. Throws [`CitizenError`] (`Refused` `delegation.not_dependant`,
+     * `delegation.out_of_scope`, `delegation.expired`, `delegation.revoked`).
+     */
+    suspend fun `createDraftFor`(`procedureId`: kotlin.String, `dependantCccd`: kotlin.String): Draft
+    
+    /**
      * Add an item to a repeated group; returns the new item's index. Main-safe; never
      * prompts. Throws [`CitizenError`].
      */
@@ -9295,6 +9923,37 @@ open class ServicesClient: Disposable, AutoCloseable, ServicesClientInterface
         return uniffiRustCall() { status ->
             UniffiLib.uniffi_citizen_core_fn_clone_servicesclient(handle, status)
         }
+    }
+
+    
+    /**
+     * A new draft of `procedure_id` on behalf of the dependant with CCCD number
+     * `dependant_cccd`, auto-filled and locked from the dependant's register record; submitted
+     * like any draft (signed by this device's key, the mandate id in the signed payload). The
+     * mandate must be active and cover the procedure. Logged in; network. Main-safe; never
+     * prompts. Throws [`CitizenError`] (`Refused` `delegation.not_dependant`,
+     * `delegation.out_of_scope`, `delegation.expired`, `delegation.revoked`).
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `createDraftFor`(`procedureId`: kotlin.String, `dependantCccd`: kotlin.String) : Draft {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_servicesclient_create_draft_for(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`procedureId`),
+        FfiConverterString.lower(`dependantCccd`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeDraft.lift(it) },
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
     }
 
     
@@ -10716,6 +11375,25 @@ public object FfiConverterTypeSubscription: FfiConverter<Subscription, Long> {
 public interface VerifierInterface {
     
     /**
+     * Enrol this verifier as an authenticated reader of `role` (online, once per terminal and
+     * every 90 days): a reader key is generated on this machine, its public half certified by
+     * the server under the reader root of the trust list (the operator's `official_token`
+     * authorises it), the certificate checked, and both kept in the data directory. From then
+     * on every request is signed and the citizen's phone shows this reader's name; the
+     * elements it may ask for are those of `role`. Needs a refreshed trust list. Replaces a
+     * previous enrolment only on success. Main-safe. Throws [`CitizenError`] (`Network`;
+     * `Refused` `verifier.no_trust_list`, `verifier.reader_certificate_invalid`; `Server`
+     * `official_unauthorized` for a wrong token).
+     */
+    suspend fun `enrolReader`(`officialToken`: kotlin.String, `role`: VerifierRole): EnrolledReader
+    
+    /**
+     * The reader identity this verifier signs its requests with; `None` when not enrolled
+     * (requests are then anonymous). Offline. Main-safe.
+     */
+    suspend fun `enrolledReader`(): EnrolledReader?
+    
+    /**
      * Fetch the server's keys, the signed trust list and the token status list, verify each,
      * and cache them (all or nothing: a failure keeps the previous cache). Online. Main-safe.
      * Throws [`CitizenError`] (`Network`; `Refused` `verifier.list_invalid`).
@@ -10724,7 +11402,8 @@ public interface VerifierInterface {
     
     /**
      * Start a session with the citizen's phone whose QR code is `engagement_qr`, asking for
-     * `request`, over `transport`: the request is sent at once. Offline. Main-safe. Throws
+     * `request`, over `transport`: the request is sent at once, signed with the reader key when
+     * this verifier is enrolled (`enrol_reader`), anonymous otherwise. Offline. Main-safe. Throws
      * [`CitizenError`] (`Refused` `verifier.no_trust_list`, `mdoc.engagement_invalid`,
      * `mdoc.transport_failed`).
      */
@@ -10744,6 +11423,20 @@ public interface VerifierInterface {
      * `verifier.no_trust_list`).
      */
     suspend fun `verifyIdentityQr`(`text`: kotlin.String): VerifiedIdentityQr
+    
+    /**
+     * Verify a dependant's document presented by a guardian (`OnBehalfShare.presentation`)
+     * offline with the cached server keys and trust list: the mandate (server key, type, not
+     * ended), the document (issuer chain, signature, disclosures), the key-binding JWT for
+     * `verifier_id` and the `nonce` this verifier asked with, the mandate naming the
+     * presenting key, covering the document kind, and naming the document's subject; then the
+     * document's status in the cached status list. Main-safe; never prompts. Throws
+     * [`CitizenError`] (`Refused` `verifier.no_trust_list`, `mdoc.revoked`,
+     * `delegation.mandate_invalid`, `delegation.expired`, `delegation.wrong_holder`,
+     * `delegation.out_of_scope`, `delegation.not_dependant`, `consent.presentation_replayed`,
+     * `consent.presentation_wrong_audience`, `documents.sd_jwt_invalid`).
+     */
+    suspend fun `verifyOnBehalf`(`presentation`: kotlin.String, `verifierId`: kotlin.String, `nonce`: kotlin.String): OnBehalfVerification
     
     companion object
 }
@@ -10855,6 +11548,65 @@ open class Verifier: Disposable, AutoCloseable, VerifierInterface
 
     
     /**
+     * Enrol this verifier as an authenticated reader of `role` (online, once per terminal and
+     * every 90 days): a reader key is generated on this machine, its public half certified by
+     * the server under the reader root of the trust list (the operator's `official_token`
+     * authorises it), the certificate checked, and both kept in the data directory. From then
+     * on every request is signed and the citizen's phone shows this reader's name; the
+     * elements it may ask for are those of `role`. Needs a refreshed trust list. Replaces a
+     * previous enrolment only on success. Main-safe. Throws [`CitizenError`] (`Network`;
+     * `Refused` `verifier.no_trust_list`, `verifier.reader_certificate_invalid`; `Server`
+     * `official_unauthorized` for a wrong token).
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `enrolReader`(`officialToken`: kotlin.String, `role`: VerifierRole) : EnrolledReader {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_verifier_enrol_reader(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`officialToken`),
+        FfiConverterTypeVerifierRole.lower(`role`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeEnrolledReader.lift(it) },
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The reader identity this verifier signs its requests with; `None` when not enrolled
+     * (requests are then anonymous). Offline. Main-safe.
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `enrolledReader`() : EnrolledReader? {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_verifier_enrolled_reader(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterOptionalTypeEnrolledReader.lift(it) },
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
+    /**
      * Fetch the server's keys, the signed trust list and the token status list, verify each,
      * and cache them (all or nothing: a failure keeps the previous cache). Online. Main-safe.
      * Throws [`CitizenError`] (`Network`; `Refused` `verifier.list_invalid`).
@@ -10882,7 +11634,8 @@ open class Verifier: Disposable, AutoCloseable, VerifierInterface
     
     /**
      * Start a session with the citizen's phone whose QR code is `engagement_qr`, asking for
-     * `request`, over `transport`: the request is sent at once. Offline. Main-safe. Throws
+     * `request`, over `transport`: the request is sent at once, signed with the reader key when
+     * this verifier is enrolled (`enrol_reader`), anonymous otherwise. Offline. Main-safe. Throws
      * [`CitizenError`] (`Refused` `verifier.no_trust_list`, `mdoc.engagement_invalid`,
      * `mdoc.transport_failed`).
      */
@@ -10958,6 +11711,42 @@ open class Verifier: Disposable, AutoCloseable, VerifierInterface
         { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
         // lift function
         { FfiConverterTypeVerifiedIdentityQr.lift(it) },
+        // Error FFI converter
+        CitizenException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Verify a dependant's document presented by a guardian (`OnBehalfShare.presentation`)
+     * offline with the cached server keys and trust list: the mandate (server key, type, not
+     * ended), the document (issuer chain, signature, disclosures), the key-binding JWT for
+     * `verifier_id` and the `nonce` this verifier asked with, the mandate naming the
+     * presenting key, covering the document kind, and naming the document's subject; then the
+     * document's status in the cached status list. Main-safe; never prompts. Throws
+     * [`CitizenError`] (`Refused` `verifier.no_trust_list`, `mdoc.revoked`,
+     * `delegation.mandate_invalid`, `delegation.expired`, `delegation.wrong_holder`,
+     * `delegation.out_of_scope`, `delegation.not_dependant`, `consent.presentation_replayed`,
+     * `consent.presentation_wrong_audience`, `documents.sd_jwt_invalid`).
+     */
+    @Throws(CitizenException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `verifyOnBehalf`(`presentation`: kotlin.String, `verifierId`: kotlin.String, `nonce`: kotlin.String) : OnBehalfVerification {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_citizen_core_fn_method_verifier_verify_on_behalf(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`presentation`),
+        FfiConverterString.lower(`verifierId`),
+        FfiConverterString.lower(`nonce`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_citizen_core_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_citizen_core_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_citizen_core_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeOnBehalfVerification.lift(it) },
         // Error FFI converter
         CitizenException.ErrorHandler,
     )
@@ -12419,6 +13208,28 @@ data class CitizenProfile (
      * When the record last changed.
      */
     val `updatedAt`: java.time.Instant
+    , 
+    /**
+     * Nghề nghiệp, when the citizen added it (an approved correction, procedure
+     * `register-correction`).
+     */
+    val `occupation`: kotlin.String?
+    , 
+    /**
+     * Trình độ học vấn (a value such as `dai_hoc`; labels in the procedure's `new_education`
+     * options), when added.
+     */
+    val `education`: kotlin.String?
+    , 
+    /**
+     * Nhóm máu (`A+`, `O-`, …), when added.
+     */
+    val `bloodGroup`: kotlin.String?
+    , 
+    /**
+     * Địa chỉ liên hệ (where the citizen wants mail), when added.
+     */
+    val `contactAddress`: kotlin.String?
     
 ){
     
@@ -12450,6 +13261,10 @@ public object FfiConverterTypeCitizenProfile: FfiConverterRustBuffer<CitizenProf
             FfiConverterString.read(buf),
             FfiConverterOptionalString.read(buf),
             FfiConverterTimestamp.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
         )
     }
 
@@ -12468,7 +13283,11 @@ public object FfiConverterTypeCitizenProfile: FfiConverterRustBuffer<CitizenProf
             FfiConverterString.allocationSize(value.`relationshipToHead`) +
             FfiConverterString.allocationSize(value.`phone`) +
             FfiConverterOptionalString.allocationSize(value.`email`) +
-            FfiConverterTimestamp.allocationSize(value.`updatedAt`)
+            FfiConverterTimestamp.allocationSize(value.`updatedAt`) +
+            FfiConverterOptionalString.allocationSize(value.`occupation`) +
+            FfiConverterOptionalString.allocationSize(value.`education`) +
+            FfiConverterOptionalString.allocationSize(value.`bloodGroup`) +
+            FfiConverterOptionalString.allocationSize(value.`contactAddress`)
     )
 
     override fun write(value: CitizenProfile, buf: ByteBuffer) {
@@ -12487,6 +13306,10 @@ public object FfiConverterTypeCitizenProfile: FfiConverterRustBuffer<CitizenProf
             FfiConverterString.write(value.`phone`, buf)
             FfiConverterOptionalString.write(value.`email`, buf)
             FfiConverterTimestamp.write(value.`updatedAt`, buf)
+            FfiConverterOptionalString.write(value.`occupation`, buf)
+            FfiConverterOptionalString.write(value.`education`, buf)
+            FfiConverterOptionalString.write(value.`bloodGroup`, buf)
+            FfiConverterOptionalString.write(value.`contactAddress`, buf)
     }
 }
 
@@ -12844,6 +13667,245 @@ public object FfiConverterTypeDateRule: FfiConverterRustBuffer<DateRule> {
             FfiConverterBoolean.write(value.`notInFuture`, buf)
             FfiConverterOptionalString.write(value.`notBeforeField`, buf)
             FfiConverterOptionalInt.write(value.`maxDaysAfter`, buf)
+    }
+}
+
+
+
+/**
+ * A child or ward the account holder may act for.
+ */
+data class Dependant (
+    /**
+     * The relation in the register.
+     */
+    val `relation`: GuardianRelation
+    , 
+    /**
+     * The dependant's register record.
+     */
+    val `profile`: CitizenProfile
+    , 
+    /**
+     * The mandate of this relation.
+     */
+    val `mandate`: Mandate
+    , 
+    /**
+     * Cases filed on the dependant's behalf (by any of their guardians).
+     */
+    val `cases`: List<DependantCase>
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeDependant: FfiConverterRustBuffer<Dependant> {
+    override fun read(buf: ByteBuffer): Dependant {
+        return Dependant(
+            FfiConverterTypeGuardianRelation.read(buf),
+            FfiConverterTypeCitizenProfile.read(buf),
+            FfiConverterTypeMandate.read(buf),
+            FfiConverterSequenceTypeDependantCase.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Dependant) = (
+            FfiConverterTypeGuardianRelation.allocationSize(value.`relation`) +
+            FfiConverterTypeCitizenProfile.allocationSize(value.`profile`) +
+            FfiConverterTypeMandate.allocationSize(value.`mandate`) +
+            FfiConverterSequenceTypeDependantCase.allocationSize(value.`cases`)
+    )
+
+    override fun write(value: Dependant, buf: ByteBuffer) {
+            FfiConverterTypeGuardianRelation.write(value.`relation`, buf)
+            FfiConverterTypeCitizenProfile.write(value.`profile`, buf)
+            FfiConverterTypeMandate.write(value.`mandate`, buf)
+            FfiConverterSequenceTypeDependantCase.write(value.`cases`, buf)
+    }
+}
+
+
+
+/**
+ * A case filed on behalf of a dependant.
+ */
+data class DependantCase (
+    /**
+     * Case number (mã hồ sơ).
+     */
+    val `caseNumber`: kotlin.String
+    , 
+    /**
+     * Procedure id.
+     */
+    val `procedureId`: kotlin.String
+    , 
+    /**
+     * Status (wire name: `received`, `processing`, …).
+     */
+    val `status`: kotlin.String
+    , 
+    /**
+     * When it was received.
+     */
+    val `receivedAt`: java.time.Instant
+    , 
+    /**
+     * The CCCD number of the guardian who filed it.
+     */
+    val `filedBy`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeDependantCase: FfiConverterRustBuffer<DependantCase> {
+    override fun read(buf: ByteBuffer): DependantCase {
+        return DependantCase(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterTimestamp.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: DependantCase) = (
+            FfiConverterString.allocationSize(value.`caseNumber`) +
+            FfiConverterString.allocationSize(value.`procedureId`) +
+            FfiConverterString.allocationSize(value.`status`) +
+            FfiConverterTimestamp.allocationSize(value.`receivedAt`) +
+            FfiConverterString.allocationSize(value.`filedBy`)
+    )
+
+    override fun write(value: DependantCase, buf: ByteBuffer) {
+            FfiConverterString.write(value.`caseNumber`, buf)
+            FfiConverterString.write(value.`procedureId`, buf)
+            FfiConverterString.write(value.`status`, buf)
+            FfiConverterTimestamp.write(value.`receivedAt`, buf)
+            FfiConverterString.write(value.`filedBy`, buf)
+    }
+}
+
+
+
+/**
+ * A document of a child or ward held by the guardian's device (decision 52): an SD-JWT VC
+ * about the dependant, bound to this device's key, presented with the mandate beside it. Kept
+ * apart from the citizen's own documents.
+ */
+data class DependantDocument (
+    /**
+     * The server's id of the issuance (what `present_for_dependant` names).
+     */
+    val `id`: kotlin.String
+    , 
+    /**
+     * Which document.
+     */
+    val `documentType`: DocumentType
+    , 
+    /**
+     * Title in Vietnamese.
+     */
+    val `titleVi`: kotlin.String
+    , 
+    /**
+     * Title in English.
+     */
+    val `titleEn`: kotlin.String
+    , 
+    /**
+     * The dependant's CCCD number.
+     */
+    val `dependantCccd`: kotlin.String
+    , 
+    /**
+     * The dependant's full name.
+     */
+    val `dependantName`: kotlin.String
+    , 
+    /**
+     * The mandate it was issued under.
+     */
+    val `mandateId`: kotlin.String
+    , 
+    /**
+     * Its fields (the dependant's data, shown to the guardian).
+     */
+    val `fields`: List<DocumentField>
+    , 
+    /**
+     * When this device stored it.
+     */
+    val `storedAt`: java.time.Instant
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeDependantDocument: FfiConverterRustBuffer<DependantDocument> {
+    override fun read(buf: ByteBuffer): DependantDocument {
+        return DependantDocument(
+            FfiConverterString.read(buf),
+            FfiConverterTypeDocumentType.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterSequenceTypeDocumentField.read(buf),
+            FfiConverterTimestamp.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: DependantDocument) = (
+            FfiConverterString.allocationSize(value.`id`) +
+            FfiConverterTypeDocumentType.allocationSize(value.`documentType`) +
+            FfiConverterString.allocationSize(value.`titleVi`) +
+            FfiConverterString.allocationSize(value.`titleEn`) +
+            FfiConverterString.allocationSize(value.`dependantCccd`) +
+            FfiConverterString.allocationSize(value.`dependantName`) +
+            FfiConverterString.allocationSize(value.`mandateId`) +
+            FfiConverterSequenceTypeDocumentField.allocationSize(value.`fields`) +
+            FfiConverterTimestamp.allocationSize(value.`storedAt`)
+    )
+
+    override fun write(value: DependantDocument, buf: ByteBuffer) {
+            FfiConverterString.write(value.`id`, buf)
+            FfiConverterTypeDocumentType.write(value.`documentType`, buf)
+            FfiConverterString.write(value.`titleVi`, buf)
+            FfiConverterString.write(value.`titleEn`, buf)
+            FfiConverterString.write(value.`dependantCccd`, buf)
+            FfiConverterString.write(value.`dependantName`, buf)
+            FfiConverterString.write(value.`mandateId`, buf)
+            FfiConverterSequenceTypeDocumentField.write(value.`fields`, buf)
+            FfiConverterTimestamp.write(value.`storedAt`, buf)
     }
 }
 
@@ -13475,6 +14537,11 @@ data class Draft (
      * When it last changed.
      */
     val `updatedAt`: java.time.Instant
+    , 
+    /**
+     * Filed on behalf of this dependant (CCCD number) under a mandate (`create_draft_for`).
+     */
+    val `onBehalfOf`: kotlin.String?
     
 ){
     
@@ -13502,6 +14569,7 @@ public object FfiConverterTypeDraft: FfiConverterRustBuffer<Draft> {
             FfiConverterOptionalString.read(buf),
             FfiConverterSequenceString.read(buf),
             FfiConverterTimestamp.read(buf),
+            FfiConverterOptionalString.read(buf),
         )
     }
 
@@ -13516,7 +14584,8 @@ public object FfiConverterTypeDraft: FfiConverterRustBuffer<Draft> {
             FfiConverterSequenceTypeDraftAttachment.allocationSize(value.`attachments`) +
             FfiConverterOptionalString.allocationSize(value.`supplementsCase`) +
             FfiConverterSequenceString.allocationSize(value.`requestedAttachments`) +
-            FfiConverterTimestamp.allocationSize(value.`updatedAt`)
+            FfiConverterTimestamp.allocationSize(value.`updatedAt`) +
+            FfiConverterOptionalString.allocationSize(value.`onBehalfOf`)
     )
 
     override fun write(value: Draft, buf: ByteBuffer) {
@@ -13531,6 +14600,7 @@ public object FfiConverterTypeDraft: FfiConverterRustBuffer<Draft> {
             FfiConverterOptionalString.write(value.`supplementsCase`, buf)
             FfiConverterSequenceString.write(value.`requestedAttachments`, buf)
             FfiConverterTimestamp.write(value.`updatedAt`, buf)
+            FfiConverterOptionalString.write(value.`onBehalfOf`, buf)
     }
 }
 
@@ -13657,6 +14727,86 @@ public object FfiConverterTypeElementSelection: FfiConverterRustBuffer<ElementSe
             FfiConverterString.write(value.`docType`, buf)
             FfiConverterString.write(value.`namespace`, buf)
             FfiConverterString.write(value.`identifier`, buf)
+    }
+}
+
+
+
+/**
+ * The verifier's reader identity: what the citizen's phone shows before anything is chosen.
+ * No key material (the reader key never leaves the verifier's data directory).
+ */
+data class EnrolledReader (
+    /**
+     * The role certified.
+     */
+    val `role`: VerifierRole
+    , 
+    /**
+     * The reader certificate's subject (`CN=…, O=…`).
+     */
+    val `subject`: kotlin.String
+    , 
+    /**
+     * Its common name as the citizen sees it (`Vietnamese / English`).
+     */
+    val `commonName`: kotlin.String?
+    , 
+    /**
+     * The role's name in Vietnamese.
+     */
+    val `nameVi`: kotlin.String
+    , 
+    /**
+     * The role's name in English.
+     */
+    val `nameEn`: kotlin.String
+    , 
+    /**
+     * End of the certificate's validity: enrol again before it.
+     */
+    val `notAfter`: java.time.Instant
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeEnrolledReader: FfiConverterRustBuffer<EnrolledReader> {
+    override fun read(buf: ByteBuffer): EnrolledReader {
+        return EnrolledReader(
+            FfiConverterTypeVerifierRole.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterTimestamp.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: EnrolledReader) = (
+            FfiConverterTypeVerifierRole.allocationSize(value.`role`) +
+            FfiConverterString.allocationSize(value.`subject`) +
+            FfiConverterOptionalString.allocationSize(value.`commonName`) +
+            FfiConverterString.allocationSize(value.`nameVi`) +
+            FfiConverterString.allocationSize(value.`nameEn`) +
+            FfiConverterTimestamp.allocationSize(value.`notAfter`)
+    )
+
+    override fun write(value: EnrolledReader, buf: ByteBuffer) {
+            FfiConverterTypeVerifierRole.write(value.`role`, buf)
+            FfiConverterString.write(value.`subject`, buf)
+            FfiConverterOptionalString.write(value.`commonName`, buf)
+            FfiConverterString.write(value.`nameVi`, buf)
+            FfiConverterString.write(value.`nameEn`, buf)
+            FfiConverterTimestamp.write(value.`notAfter`, buf)
     }
 }
 
@@ -14132,6 +15282,86 @@ public object FfiConverterTypeFormField: FfiConverterRustBuffer<FormField> {
 
 
 /**
+ * The identity credential (PID) this device holds, as its holder reads it.
+ */
+data class HeldCredentialInfo (
+    /**
+     * Every claim it can disclose, with its value as issued (`place_of_origin` → `Xã …`).
+     */
+    val `claims`: Map<kotlin.String, kotlin.String>
+    , 
+    /**
+     * Identity level the issuer vouched for (1 or 2).
+     */
+    val `level`: kotlin.UByte
+    , 
+    /**
+     * When it was issued.
+     */
+    val `issuedAt`: java.time.Instant
+    , 
+    /**
+     * When it expires.
+     */
+    val `expiresAt`: java.time.Instant
+    , 
+    /**
+     * Its index in the issuer's status list (`None` for a credential issued without one).
+     */
+    val `statusIndex`: kotlin.ULong?
+    , 
+    /**
+     * Whether the issuer revoked it — e.g. after an approved correction of a claim it carries
+     * (then `fetch_credential` gets a new one). `None` when not checked.
+     */
+    val `revoked`: kotlin.Boolean?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeHeldCredentialInfo: FfiConverterRustBuffer<HeldCredentialInfo> {
+    override fun read(buf: ByteBuffer): HeldCredentialInfo {
+        return HeldCredentialInfo(
+            FfiConverterMapStringString.read(buf),
+            FfiConverterUByte.read(buf),
+            FfiConverterTimestamp.read(buf),
+            FfiConverterTimestamp.read(buf),
+            FfiConverterOptionalULong.read(buf),
+            FfiConverterOptionalBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: HeldCredentialInfo) = (
+            FfiConverterMapStringString.allocationSize(value.`claims`) +
+            FfiConverterUByte.allocationSize(value.`level`) +
+            FfiConverterTimestamp.allocationSize(value.`issuedAt`) +
+            FfiConverterTimestamp.allocationSize(value.`expiresAt`) +
+            FfiConverterOptionalULong.allocationSize(value.`statusIndex`) +
+            FfiConverterOptionalBoolean.allocationSize(value.`revoked`)
+    )
+
+    override fun write(value: HeldCredentialInfo, buf: ByteBuffer) {
+            FfiConverterMapStringString.write(value.`claims`, buf)
+            FfiConverterUByte.write(value.`level`, buf)
+            FfiConverterTimestamp.write(value.`issuedAt`, buf)
+            FfiConverterTimestamp.write(value.`expiresAt`, buf)
+            FfiConverterOptionalULong.write(value.`statusIndex`, buf)
+            FfiConverterOptionalBoolean.write(value.`revoked`, buf)
+    }
+}
+
+
+
+/**
  * A short identity QR to show ([`AccountClient::identity_qr`]).
  */
 data class IdentityQrCode (
@@ -14396,6 +15626,286 @@ public object FfiConverterTypeLoginRequestInfo: FfiConverterRustBuffer<LoginRequ
             FfiConverterSequenceString.write(value.`codeChoices`, buf)
             FfiConverterTimestamp.write(value.`expiresAt`, buf)
             FfiConverterBoolean.write(value.`sameDevice`, buf)
+    }
+}
+
+
+
+/**
+ * A mandate: the server's signed, scoped, time-limited grant to act for a dependant.
+ */
+data class Mandate (
+    /**
+     * Its id (named in every on-behalf submission).
+     */
+    val `mandateId`: kotlin.String
+    , 
+    /**
+     * Its state now.
+     */
+    val `state`: MandateState
+    , 
+    /**
+     * The procedures (catalogue ids) it covers.
+     */
+    val `procedures`: List<kotlin.String>
+    , 
+    /**
+     * The document kinds (`health_insurance`, `cccd`, …) it covers.
+     */
+    val `documentTypes`: List<kotlin.String>
+    , 
+    /**
+     * When the grant ends.
+     */
+    val `endsAt`: java.time.Instant
+    , 
+    /**
+     * When it was revoked, if it was.
+     */
+    val `revokedAt`: java.time.Instant?
+    , 
+    /**
+     * Who revoked it (`guardian`, or `official:<staff id>`).
+     */
+    val `revokedBy`: kotlin.String?
+    , 
+    /**
+     * The signed mandate (compact JWS, `typ` `citizen-mandate+jwt`), checked by the core, while
+     * active: what a verifier checks offline against the server's keys.
+     */
+    val `signed`: kotlin.String?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeMandate: FfiConverterRustBuffer<Mandate> {
+    override fun read(buf: ByteBuffer): Mandate {
+        return Mandate(
+            FfiConverterString.read(buf),
+            FfiConverterTypeMandateState.read(buf),
+            FfiConverterSequenceString.read(buf),
+            FfiConverterSequenceString.read(buf),
+            FfiConverterTimestamp.read(buf),
+            FfiConverterOptionalTimestamp.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Mandate) = (
+            FfiConverterString.allocationSize(value.`mandateId`) +
+            FfiConverterTypeMandateState.allocationSize(value.`state`) +
+            FfiConverterSequenceString.allocationSize(value.`procedures`) +
+            FfiConverterSequenceString.allocationSize(value.`documentTypes`) +
+            FfiConverterTimestamp.allocationSize(value.`endsAt`) +
+            FfiConverterOptionalTimestamp.allocationSize(value.`revokedAt`) +
+            FfiConverterOptionalString.allocationSize(value.`revokedBy`) +
+            FfiConverterOptionalString.allocationSize(value.`signed`)
+    )
+
+    override fun write(value: Mandate, buf: ByteBuffer) {
+            FfiConverterString.write(value.`mandateId`, buf)
+            FfiConverterTypeMandateState.write(value.`state`, buf)
+            FfiConverterSequenceString.write(value.`procedures`, buf)
+            FfiConverterSequenceString.write(value.`documentTypes`, buf)
+            FfiConverterTimestamp.write(value.`endsAt`, buf)
+            FfiConverterOptionalTimestamp.write(value.`revokedAt`, buf)
+            FfiConverterOptionalString.write(value.`revokedBy`, buf)
+            FfiConverterOptionalString.write(value.`signed`, buf)
+    }
+}
+
+
+
+/**
+ * What presenting a dependant's document produced.
+ */
+data class OnBehalfShare (
+    /**
+     * The presentation to hand the verifier (JSON: the SD-JWT with its key-binding JWT, and
+     * the mandate JWS), e.g. as a QR code or over the verifier's channel.
+     */
+    val `presentation`: kotlin.String
+    , 
+    /**
+     * The consent receipt's id (stored on the device, device-signed).
+     */
+    val `receiptId`: kotlin.String
+    , 
+    /**
+     * Exactly the disclosed fields.
+     */
+    val `disclosed`: List<kotlin.String>
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeOnBehalfShare: FfiConverterRustBuffer<OnBehalfShare> {
+    override fun read(buf: ByteBuffer): OnBehalfShare {
+        return OnBehalfShare(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterSequenceString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: OnBehalfShare) = (
+            FfiConverterString.allocationSize(value.`presentation`) +
+            FfiConverterString.allocationSize(value.`receiptId`) +
+            FfiConverterSequenceString.allocationSize(value.`disclosed`)
+    )
+
+    override fun write(value: OnBehalfShare, buf: ByteBuffer) {
+            FfiConverterString.write(value.`presentation`, buf)
+            FfiConverterString.write(value.`receiptId`, buf)
+            FfiConverterSequenceString.write(value.`disclosed`, buf)
+    }
+}
+
+
+
+/**
+ * A dependant's document presented by a guardian, verified (`Verifier.verify_on_behalf`).
+ */
+data class OnBehalfVerification (
+    /**
+     * "Thẻ bảo hiểm y tế của con Y do cha/mẹ X trình".
+     */
+    val `summaryVi`: kotlin.String
+    , 
+    /**
+     * "Health insurance card of child Y presented by parent X".
+     */
+    val `summaryEn`: kotlin.String
+    , 
+    /**
+     * The relation.
+     */
+    val `relation`: GuardianRelation
+    , 
+    /**
+     * The guardian's full name.
+     */
+    val `guardianName`: kotlin.String
+    , 
+    /**
+     * The guardian's CCCD number.
+     */
+    val `guardianCccd`: kotlin.String
+    , 
+    /**
+     * The dependant's full name.
+     */
+    val `dependantName`: kotlin.String
+    , 
+    /**
+     * The dependant's CCCD number.
+     */
+    val `dependantCccd`: kotlin.String
+    , 
+    /**
+     * The dependant's date of birth.
+     */
+    val `dependantBirthdate`: kotlin.String
+    , 
+    /**
+     * The mandate id.
+     */
+    val `mandateId`: kotlin.String
+    , 
+    /**
+     * Which document.
+     */
+    val `documentType`: DocumentType
+    , 
+    /**
+     * Exactly the disclosed fields (the dependant's data).
+     */
+    val `fields`: List<DocumentField>
+    , 
+    /**
+     * Whether the document's revocation status was checked (a fresh cached status list);
+     * `false`: refresh the verifier's trust when online.
+     */
+    val `revocationChecked`: kotlin.Boolean
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeOnBehalfVerification: FfiConverterRustBuffer<OnBehalfVerification> {
+    override fun read(buf: ByteBuffer): OnBehalfVerification {
+        return OnBehalfVerification(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterTypeGuardianRelation.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterTypeDocumentType.read(buf),
+            FfiConverterSequenceTypeDocumentField.read(buf),
+            FfiConverterBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: OnBehalfVerification) = (
+            FfiConverterString.allocationSize(value.`summaryVi`) +
+            FfiConverterString.allocationSize(value.`summaryEn`) +
+            FfiConverterTypeGuardianRelation.allocationSize(value.`relation`) +
+            FfiConverterString.allocationSize(value.`guardianName`) +
+            FfiConverterString.allocationSize(value.`guardianCccd`) +
+            FfiConverterString.allocationSize(value.`dependantName`) +
+            FfiConverterString.allocationSize(value.`dependantCccd`) +
+            FfiConverterString.allocationSize(value.`dependantBirthdate`) +
+            FfiConverterString.allocationSize(value.`mandateId`) +
+            FfiConverterTypeDocumentType.allocationSize(value.`documentType`) +
+            FfiConverterSequenceTypeDocumentField.allocationSize(value.`fields`) +
+            FfiConverterBoolean.allocationSize(value.`revocationChecked`)
+    )
+
+    override fun write(value: OnBehalfVerification, buf: ByteBuffer) {
+            FfiConverterString.write(value.`summaryVi`, buf)
+            FfiConverterString.write(value.`summaryEn`, buf)
+            FfiConverterTypeGuardianRelation.write(value.`relation`, buf)
+            FfiConverterString.write(value.`guardianName`, buf)
+            FfiConverterString.write(value.`guardianCccd`, buf)
+            FfiConverterString.write(value.`dependantName`, buf)
+            FfiConverterString.write(value.`dependantCccd`, buf)
+            FfiConverterString.write(value.`dependantBirthdate`, buf)
+            FfiConverterString.write(value.`mandateId`, buf)
+            FfiConverterTypeDocumentType.write(value.`documentType`, buf)
+            FfiConverterSequenceTypeDocumentField.write(value.`fields`, buf)
+            FfiConverterBoolean.write(value.`revocationChecked`, buf)
     }
 }
 
@@ -15107,6 +16617,12 @@ data class ReceiptInfo (
      * deleted). The other fields of a marker hold what is still known (id, kind, time).
      */
     val `damage`: ErrorDetail?
+    , 
+    /**
+     * An in-person presentation made offline whose receipt the server has not countersigned
+     * yet (`sync_receipts` sends it; it also rides on the periodic case sync).
+     */
+    val `awaitingCountersignature`: kotlin.Boolean
     
 ){
     
@@ -15135,6 +16651,7 @@ public object FfiConverterTypeReceiptInfo: FfiConverterRustBuffer<ReceiptInfo> {
             FfiConverterLong.read(buf),
             FfiConverterTypeShareDelivery.read(buf),
             FfiConverterOptionalTypeErrorDetail.read(buf),
+            FfiConverterBoolean.read(buf),
         )
     }
 
@@ -15150,7 +16667,8 @@ public object FfiConverterTypeReceiptInfo: FfiConverterRustBuffer<ReceiptInfo> {
             FfiConverterTimestamp.allocationSize(value.`issuedAt`) +
             FfiConverterLong.allocationSize(value.`sequence`) +
             FfiConverterTypeShareDelivery.allocationSize(value.`delivery`) +
-            FfiConverterOptionalTypeErrorDetail.allocationSize(value.`damage`)
+            FfiConverterOptionalTypeErrorDetail.allocationSize(value.`damage`) +
+            FfiConverterBoolean.allocationSize(value.`awaitingCountersignature`)
     )
 
     override fun write(value: ReceiptInfo, buf: ByteBuffer) {
@@ -15166,6 +16684,7 @@ public object FfiConverterTypeReceiptInfo: FfiConverterRustBuffer<ReceiptInfo> {
             FfiConverterLong.write(value.`sequence`, buf)
             FfiConverterTypeShareDelivery.write(value.`delivery`, buf)
             FfiConverterOptionalTypeErrorDetail.write(value.`damage`, buf)
+            FfiConverterBoolean.write(value.`awaitingCountersignature`, buf)
     }
 }
 
@@ -15303,6 +16822,110 @@ public object FfiConverterTypeRecoveryTicket: FfiConverterRustBuffer<RecoveryTic
             FfiConverterTimestamp.write(value.`startedAt`, buf)
             FfiConverterTimestamp.write(value.`readyAt`, buf)
             FfiConverterOptionalString.write(value.`oldDeviceId`, buf)
+    }
+}
+
+
+
+/**
+ * A lost phone, locked: it cannot log in, sign, submit or present until it is unlocked at a
+ * counter or a recovery replaces it; its data and outbox are kept.
+ */
+data class RemoteLockOutcome (
+    /**
+     * The locked device.
+     */
+    val `deviceId`: kotlin.String
+    , 
+    /**
+     * When it was locked.
+     */
+    val `lockedAt`: java.time.Instant
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeRemoteLockOutcome: FfiConverterRustBuffer<RemoteLockOutcome> {
+    override fun read(buf: ByteBuffer): RemoteLockOutcome {
+        return RemoteLockOutcome(
+            FfiConverterString.read(buf),
+            FfiConverterTimestamp.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: RemoteLockOutcome) = (
+            FfiConverterString.allocationSize(value.`deviceId`) +
+            FfiConverterTimestamp.allocationSize(value.`lockedAt`)
+    )
+
+    override fun write(value: RemoteLockOutcome, buf: ByteBuffer) {
+            FfiConverterString.write(value.`deviceId`, buf)
+            FfiConverterTimestamp.write(value.`lockedAt`, buf)
+    }
+}
+
+
+
+/**
+ * A lock of a lost phone, requested from this (another) device: the OTP went to the registered
+ * phone ([`AccountClient::complete_remote_lock`] next; or `chip().remote_lock_with_chip`).
+ */
+data class RemoteLockTicket (
+    /**
+     * The lock request (also the nonce of a chip read).
+     */
+    val `lockId`: kotlin.String
+    , 
+    /**
+     * Where the OTP went (masked).
+     */
+    val `maskedPhone`: kotlin.String
+    , 
+    /**
+     * Until when the OTP is valid.
+     */
+    val `otpExpiresAt`: java.time.Instant
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeRemoteLockTicket: FfiConverterRustBuffer<RemoteLockTicket> {
+    override fun read(buf: ByteBuffer): RemoteLockTicket {
+        return RemoteLockTicket(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterTimestamp.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: RemoteLockTicket) = (
+            FfiConverterString.allocationSize(value.`lockId`) +
+            FfiConverterString.allocationSize(value.`maskedPhone`) +
+            FfiConverterTimestamp.allocationSize(value.`otpExpiresAt`)
+    )
+
+    override fun write(value: RemoteLockTicket, buf: ByteBuffer) {
+            FfiConverterString.write(value.`lockId`, buf)
+            FfiConverterString.write(value.`maskedPhone`, buf)
+            FfiConverterTimestamp.write(value.`otpExpiresAt`, buf)
     }
 }
 
@@ -16098,6 +17721,125 @@ public object FfiConverterTypeVerifiedIdentityQr: FfiConverterRustBuffer<Verifie
 
 
 /**
+ * What a verified mandate says (every field from the server-signed mandate).
+ */
+data class VerifiedMandate (
+    /**
+     * The mandate id.
+     */
+    val `mandateId`: kotlin.String
+    , 
+    /**
+     * The relation in the register.
+     */
+    val `relation`: GuardianRelation
+    , 
+    /**
+     * The guardian's CCCD number.
+     */
+    val `guardianCccd`: kotlin.String
+    , 
+    /**
+     * The guardian's full name.
+     */
+    val `guardianName`: kotlin.String
+    , 
+    /**
+     * The guardian's device key (SEC1, base64url): the only key that may act under it.
+     */
+    val `guardianDeviceKey`: kotlin.String
+    , 
+    /**
+     * The dependant's CCCD number.
+     */
+    val `dependantCccd`: kotlin.String
+    , 
+    /**
+     * The dependant's full name.
+     */
+    val `dependantName`: kotlin.String
+    , 
+    /**
+     * The dependant's date of birth (`YYYY-MM-DD`).
+     */
+    val `dependantBirthdate`: kotlin.String
+    , 
+    /**
+     * Procedures covered.
+     */
+    val `procedures`: List<kotlin.String>
+    , 
+    /**
+     * Document kinds covered.
+     */
+    val `documentTypes`: List<kotlin.String>
+    , 
+    /**
+     * When this signed mandate stops being valid (its own expiry or the grant's end).
+     */
+    val `validUntil`: java.time.Instant
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeVerifiedMandate: FfiConverterRustBuffer<VerifiedMandate> {
+    override fun read(buf: ByteBuffer): VerifiedMandate {
+        return VerifiedMandate(
+            FfiConverterString.read(buf),
+            FfiConverterTypeGuardianRelation.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterSequenceString.read(buf),
+            FfiConverterSequenceString.read(buf),
+            FfiConverterTimestamp.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: VerifiedMandate) = (
+            FfiConverterString.allocationSize(value.`mandateId`) +
+            FfiConverterTypeGuardianRelation.allocationSize(value.`relation`) +
+            FfiConverterString.allocationSize(value.`guardianCccd`) +
+            FfiConverterString.allocationSize(value.`guardianName`) +
+            FfiConverterString.allocationSize(value.`guardianDeviceKey`) +
+            FfiConverterString.allocationSize(value.`dependantCccd`) +
+            FfiConverterString.allocationSize(value.`dependantName`) +
+            FfiConverterString.allocationSize(value.`dependantBirthdate`) +
+            FfiConverterSequenceString.allocationSize(value.`procedures`) +
+            FfiConverterSequenceString.allocationSize(value.`documentTypes`) +
+            FfiConverterTimestamp.allocationSize(value.`validUntil`)
+    )
+
+    override fun write(value: VerifiedMandate, buf: ByteBuffer) {
+            FfiConverterString.write(value.`mandateId`, buf)
+            FfiConverterTypeGuardianRelation.write(value.`relation`, buf)
+            FfiConverterString.write(value.`guardianCccd`, buf)
+            FfiConverterString.write(value.`guardianName`, buf)
+            FfiConverterString.write(value.`guardianDeviceKey`, buf)
+            FfiConverterString.write(value.`dependantCccd`, buf)
+            FfiConverterString.write(value.`dependantName`, buf)
+            FfiConverterString.write(value.`dependantBirthdate`, buf)
+            FfiConverterSequenceString.write(value.`procedures`, buf)
+            FfiConverterSequenceString.write(value.`documentTypes`, buf)
+            FfiConverterTimestamp.write(value.`validUntil`, buf)
+    }
+}
+
+
+
+/**
  * Everything a verifier needs: where the server is, how to trust it, where to cache.
  */
 data class VerifierConfig (
@@ -16132,6 +17874,14 @@ data class VerifierConfig (
      * reported as not checked, never as valid.
      */
     val `statusListMaxAge`: java.time.Duration? = null 
+    , 
+    /**
+     * For tests only (an expired document, clock-pinned vectors): judge every validity window
+     * (MSO, certificates, list freshness, reader enrolment) as if the clock read this fixed
+     * instant. `None` (the default, and the only value a deployed verifier may use): the
+     * system clock. Honoured by `Verifier.open` (ARCHITECTURE.md decision 51).
+     */
+    val `pinnedClock`: java.time.Instant? = null 
     
 ){
     
@@ -16154,6 +17904,7 @@ public object FfiConverterTypeVerifierConfig: FfiConverterRustBuffer<VerifierCon
             FfiConverterSequenceString.read(buf),
             FfiConverterBoolean.read(buf),
             FfiConverterOptionalDuration.read(buf),
+            FfiConverterOptionalTimestamp.read(buf),
         )
     }
 
@@ -16163,7 +17914,8 @@ public object FfiConverterTypeVerifierConfig: FfiConverterRustBuffer<VerifierCon
             FfiConverterSequenceString.allocationSize(value.`trustAnchorsPem`) +
             FfiConverterSequenceString.allocationSize(value.`spkiPins`) +
             FfiConverterBoolean.allocationSize(value.`allowInsecureLoopback`) +
-            FfiConverterOptionalDuration.allocationSize(value.`statusListMaxAge`)
+            FfiConverterOptionalDuration.allocationSize(value.`statusListMaxAge`) +
+            FfiConverterOptionalTimestamp.allocationSize(value.`pinnedClock`)
     )
 
     override fun write(value: VerifierConfig, buf: ByteBuffer) {
@@ -16173,6 +17925,7 @@ public object FfiConverterTypeVerifierConfig: FfiConverterRustBuffer<VerifierCon
             FfiConverterSequenceString.write(value.`spkiPins`, buf)
             FfiConverterBoolean.write(value.`allowInsecureLoopback`, buf)
             FfiConverterOptionalDuration.write(value.`statusListMaxAge`, buf)
+            FfiConverterOptionalTimestamp.write(value.`pinnedClock`, buf)
     }
 }
 
@@ -18318,6 +20071,51 @@ public object FfiConverterTypeFieldKind: FfiConverterRustBuffer<FieldKind> {
 
 
 /**
+ * How the account holder is related to the dependant in the population register.
+ */
+
+enum class GuardianRelation {
+    
+    /**
+     * Parent (cha/mẹ) of a child under 14.
+     */
+    PARENT,
+    /**
+     * Guardian (người giám hộ) of a ward.
+     */
+    GUARDIAN;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeGuardianRelation: FfiConverterRustBuffer<GuardianRelation> {
+    override fun read(buf: ByteBuffer) = try {
+        
+        GuardianRelation.entries[buf.getInt() - 1]
+        
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: GuardianRelation) = 4UL
+
+    override fun write(value: GuardianRelation, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
  * What went wrong with the platform key store.
  */
 
@@ -18903,6 +20701,55 @@ public object FfiConverterTypeLogProblem : FfiConverterRustBuffer<LogProblem>{
                 Unit
             }
         }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+}
+
+
+
+
+
+/**
+ * The state of a mandate.
+ */
+
+enum class MandateState {
+    
+    /**
+     * In force: the guardian may file and present within its scope.
+     */
+    ACTIVE,
+    /**
+     * Ended: the child turned 14, or the guardianship ended in the register.
+     */
+    EXPIRED,
+    /**
+     * Revoked by the guardian or an official.
+     */
+    REVOKED;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeMandateState: FfiConverterRustBuffer<MandateState> {
+    override fun read(buf: ByteBuffer) = try {
+        
+        MandateState.entries[buf.getInt() - 1]
+        
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: MandateState) = 4UL
+
+    override fun write(value: MandateState, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
     }
 }
 
@@ -19911,6 +21758,56 @@ public object FfiConverterTypeVerifierRequest : FfiConverterRustBuffer<VerifierR
 
 
 
+/**
+ * The demo verifiers a reader certificate can be issued for (decision 45); each may ask for a
+ * fixed set of documents and elements, written into its certificate.
+ */
+
+enum class VerifierRole {
+    
+    /**
+     * Traffic police: the driving licence, the vehicle registration, identity from the CCCD.
+     */
+    TRAFFIC_POLICE,
+    /**
+     * A hospital's reception: the health-insurance card and identity elements.
+     */
+    HOSPITAL,
+    /**
+     * A bank counter: the CCCD and the driving licence's identity elements.
+     */
+    BANK_COUNTER;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeVerifierRole: FfiConverterRustBuffer<VerifierRole> {
+    override fun read(buf: ByteBuffer) = try {
+        
+        VerifierRole.entries[buf.getInt() - 1]
+        
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: VerifierRole) = 4UL
+
+    override fun write(value: VerifierRole, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
 
 /**
  * @suppress
@@ -19937,6 +21834,70 @@ public object FfiConverterOptionalInt: FfiConverterRustBuffer<kotlin.Int?> {
         } else {
             buf.put(1)
             FfiConverterInt.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalULong: FfiConverterRustBuffer<kotlin.ULong?> {
+    override fun read(buf: ByteBuffer): kotlin.ULong? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterULong.read(buf)
+    }
+
+    override fun allocationSize(value: kotlin.ULong?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterULong.allocationSize(value)
+        }
+    }
+
+    override fun write(value: kotlin.ULong?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterULong.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalBoolean: FfiConverterRustBuffer<kotlin.Boolean?> {
+    override fun read(buf: ByteBuffer): kotlin.Boolean? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterBoolean.read(buf)
+    }
+
+    override fun allocationSize(value: kotlin.Boolean?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterBoolean.allocationSize(value)
+        }
+    }
+
+    override fun write(value: kotlin.Boolean?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterBoolean.write(value, buf)
         }
     }
 }
@@ -20235,6 +22196,38 @@ public object FfiConverterOptionalTypeDateRule: FfiConverterRustBuffer<DateRule?
 /**
  * @suppress
  */
+public object FfiConverterOptionalTypeEnrolledReader: FfiConverterRustBuffer<EnrolledReader?> {
+    override fun read(buf: ByteBuffer): EnrolledReader? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeEnrolledReader.read(buf)
+    }
+
+    override fun allocationSize(value: EnrolledReader?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeEnrolledReader.allocationSize(value)
+        }
+    }
+
+    override fun write(value: EnrolledReader?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeEnrolledReader.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterOptionalTypeErrorDetail: FfiConverterRustBuffer<ErrorDetail?> {
     override fun read(buf: ByteBuffer): ErrorDetail? {
         if (buf.get().toInt() == 0) {
@@ -20257,6 +22250,38 @@ public object FfiConverterOptionalTypeErrorDetail: FfiConverterRustBuffer<ErrorD
         } else {
             buf.put(1)
             FfiConverterTypeErrorDetail.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeHeldCredentialInfo: FfiConverterRustBuffer<HeldCredentialInfo?> {
+    override fun read(buf: ByteBuffer): HeldCredentialInfo? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeHeldCredentialInfo.read(buf)
+    }
+
+    override fun allocationSize(value: HeldCredentialInfo?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeHeldCredentialInfo.allocationSize(value)
+        }
+    }
+
+    override fun write(value: HeldCredentialInfo?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeHeldCredentialInfo.write(value, buf)
         }
     }
 }
@@ -20637,6 +22662,90 @@ public object FfiConverterSequenceTypeClaimRequest: FfiConverterRustBuffer<List<
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeClaimRequest.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeDependant: FfiConverterRustBuffer<List<Dependant>> {
+    override fun read(buf: ByteBuffer): List<Dependant> {
+        val len = buf.getInt()
+        return List<Dependant>(len) {
+            FfiConverterTypeDependant.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<Dependant>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeDependant.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<Dependant>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeDependant.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeDependantCase: FfiConverterRustBuffer<List<DependantCase>> {
+    override fun read(buf: ByteBuffer): List<DependantCase> {
+        val len = buf.getInt()
+        return List<DependantCase>(len) {
+            FfiConverterTypeDependantCase.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<DependantCase>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeDependantCase.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<DependantCase>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeDependantCase.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeDependantDocument: FfiConverterRustBuffer<List<DependantDocument>> {
+    override fun read(buf: ByteBuffer): List<DependantDocument> {
+        val len = buf.getInt()
+        return List<DependantDocument>(len) {
+            FfiConverterTypeDependantDocument.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<DependantDocument>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeDependantDocument.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<DependantDocument>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeDependantDocument.write(it, buf)
         }
     }
 }
@@ -21293,6 +23402,28 @@ public object FfiConverterMapStringString: FfiConverterRustBuffer<Map<kotlin.Str
         
         FfiConverterString.lower(`json`),
         FfiConverterOptionalString.lower(`serverKeyJwk`),_status)
+}
+    )
+    }
+    
+
+        /**
+         * Verify a mandate (`Mandate.signed`) offline, as a verifier at a counter does: the server's
+         * signature under `server_key_jwk` (a JWK or JWKS obtained independently), its `typ`
+         * `citizen-mandate+jwt`, issuer `issuer` (the server's origin), and that it has not ended.
+         * Pure computation: main-safe, never prompts. Throws [`CitizenError`] (`Refused`
+         * `delegation.mandate_invalid` for a forged or altered one, `delegation.expired`;
+         * `InvalidInput` when the key is not a JWK).
+         */
+    @Throws(CitizenException::class) fun `verifyMandate`(`signed`: kotlin.String, `serverKeyJwk`: kotlin.String, `issuer`: kotlin.String): VerifiedMandate {
+            return FfiConverterTypeVerifiedMandate.lift(
+    uniffiRustCallWithError(CitizenException) { _status ->
+    UniffiLib.uniffi_citizen_core_fn_func_verify_mandate(
+    
+        
+        FfiConverterString.lower(`signed`),
+        FfiConverterString.lower(`serverKeyJwk`),
+        FfiConverterString.lower(`issuer`),_status)
 }
     )
     }

@@ -9,46 +9,17 @@ import org.junit.jupiter.api.Test
 import org.junit.jupiter.api.TestInstance
 import org.junit.jupiter.api.assertThrows
 import org.junit.jupiter.api.io.TempDir
-import java.io.BufferedReader
-import java.io.File
-import java.nio.file.Files
 import java.nio.file.Path
 
 /**
  * Level 2 from the chip through the Kotlin bindings (decision 30): the Rust software CCCD runs
  * as a subprocess (`examples/software_card_stdio`, one hex APDU per line) behind a Kotlin
- * `ApduTransport`; a dedicated server trusts its test CSCA. Refusals first, then the upgrade.
+ * `ApduTransport` ([SoftwareCardTransport]); a dedicated server trusts its test CSCA. Refusals
+ * first, then the upgrade.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class ChipLevel2Test {
     private lateinit var server: TestServer
-    private val cardBinary: File by lazy {
-        val server = File(System.getProperty("citizen.server.bin") ?: error("citizen.server.bin is not set"))
-        server.parentFile.resolve("examples/software_card_stdio").also {
-            check(it.canExecute()) { "$it not found: run `cargo build --example software_card_stdio` (bindings/test.sh does)" }
-        }
-    }
-
-    /** The subprocess card as the shell's transport; an empty answer is a removal. */
-    private inner class SoftwareCardTransport(vararg args: String) : ApduTransport, AutoCloseable {
-        private val process = ProcessBuilder(listOf(cardBinary.path) + args).start()
-        private val reader: BufferedReader = process.inputStream.bufferedReader()
-
-        override suspend fun transceive(command: ByteArray): ByteArray {
-            process.outputStream.write((command.toHex() + "\n").toByteArray())
-            process.outputStream.flush()
-            val answer = reader.readLine()?.trim().orEmpty()
-            if (answer.isEmpty()) throw ApduTransportException.CardRemoved("the card left the field")
-            return answer.chunked(2).map { it.toInt(16).toByte() }.toByteArray()
-        }
-
-        override fun maxApduLength(): Int = 261
-        override fun supportsExtendedLength(): Boolean = false
-        override fun close() {
-            process.outputStream.close()
-            process.waitFor()
-        }
-    }
 
     private class Steps : ChipReadObserver {
         val steps = mutableListOf<ChipReadStep>()
@@ -59,11 +30,7 @@ class ChipLevel2Test {
 
     @BeforeAll
     fun startServer() {
-        val dataDir = Files.createTempDirectory("citizen-chip-server-")
-        Files.createDirectories(dataDir.resolve("chip-csca"))
-        val p = ProcessBuilder(cardBinary.path, "--write-csca", dataDir.resolve("chip-csca/vn-test.der").toString()).start()
-        check(p.waitFor() == 0) { "software_card_stdio --write-csca failed" }
-        server = TestServer.start(dataDir)
+        server = TestServer.start(SoftwareCard.serverDataDir())
     }
 
     @AfterAll
@@ -106,7 +73,5 @@ class ChipLevel2Test {
         const val HOLDER = "001090000001"
         const val HOLDER_CAN = "000001"
         const val PASSCODE = "246810"
-
-        fun ByteArray.toHex() = joinToString("") { "%02x".format(it) }
     }
 }

@@ -20,7 +20,8 @@ import javax.crypto.spec.GCMParameterSpec
  *
  * `createKey` and `sign` are `suspend` (async foreign methods). Like a phone, the store counts a
  * **prompt** ([prompts]) for every signature with a key created with `requireUserAuthentication`
- * and records every [SignRequest] ([requests]); [failSigning] simulates a busy key store.
+ * and records every [SignRequest] ([requests]); [failSigning] simulates a busy key store and
+ * [invalidate] a key the platform invalidated.
  *
  * The Android shell does the same with the AndroidKeyStore provider, where the private key never
  * leaves the TEE/StrongBox.
@@ -29,6 +30,7 @@ open class JcaDeviceKeyStore : DeviceKeyStore {
     private val keys = ConcurrentHashMap<String, KeyPair>()
     private val userAuth = ConcurrentHashMap.newKeySet<String>()
     private val failing = ConcurrentHashMap.newKeySet<String>()
+    private val invalidated = ConcurrentHashMap.newKeySet<String>()
     val calls: MutableList<String> = CopyOnWriteArrayList()
     /** Every signature request, with its alias, in order. */
     val requests: MutableList<Pair<String, SignRequest>> = CopyOnWriteArrayList()
@@ -40,6 +42,15 @@ open class JcaDeviceKeyStore : DeviceKeyStore {
     /** Make signatures with [alias] fail with `Unavailable` (or work again). */
     fun failSigning(alias: String, fail: Boolean = true) {
         if (fail) failing += alias else failing -= alias
+    }
+
+    /**
+     * Simulate the platform invalidating [alias] (Android `KeyPermanentlyInvalidatedException`
+     * after a biometric change, iOS biometry change): every later signature with it fails with
+     * `KeyInvalidated`. A key created later under another alias is not affected.
+     */
+    fun invalidate(alias: String) {
+        invalidated += alias
     }
 
     private fun key(alias: String): KeyPair =
@@ -60,6 +71,7 @@ open class JcaDeviceKeyStore : DeviceKeyStore {
         requests += alias to request
         val pair = key(alias)
         if (alias in userAuth) promptCount.incrementAndGet()
+        if (alias in invalidated) throw DeviceKeyStoreException.KeyInvalidated("simulated: biometrics changed")
         if (alias in failing) throw DeviceKeyStoreException.Unavailable("simulated busy key store")
         val signer = Signature.getInstance("SHA256withECDSA")
         signer.initSign(pair.private)

@@ -31,6 +31,22 @@ class TestServer private constructor(
     /** The officials' API secret (header `X-Official-Token`), written at first start. */
     fun officialToken(): String = Files.readString(dataDir.resolve("official-token")).trim()
 
+    /**
+     * A named official with [roles] (comma-separated: `records`, `dashboard`, `counter`,
+     * `register`), created by `citizen-server add-official` on this data directory; returns
+     * their token (header `X-Official-Token`).
+     */
+    fun addOfficial(id: String, agency: String, roles: String): String {
+        val binary = System.getProperty("citizen.server.bin") ?: error("citizen.server.bin is not set")
+        val p = ProcessBuilder(
+            binary, "--data-dir", dataDir.toString(), "add-official", "--id", id, "--agency", agency, "--roles", roles,
+        ).redirectErrorStream(false).start()
+        p.outputStream.close()
+        val token = p.inputStream.bufferedReader().readText().trim()
+        check(p.waitFor() == 0 && token.isNotEmpty()) { "add-official failed: ${p.errorStream.bufferedReader().readText()}" }
+        return token
+    }
+
     /** Whether the process is still running. */
     val isRunning: Boolean get() = process.isAlive
 

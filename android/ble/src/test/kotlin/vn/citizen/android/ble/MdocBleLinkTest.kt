@@ -153,10 +153,13 @@ class MdocBleLinkTest {
     @Test
     fun `send hands one frame at a time to the stack and completes when it is sent`() = runBlocking<Unit> {
         val link = openLink()
-        val transmitted = mutableListOf<ByteArray>()
+        // Both senders run on other threads; the list is shared with them.
+        val transmitted = java.util.concurrent.CopyOnWriteArrayList<ByteArray>()
         val first = launch(Dispatchers.Default) { link.send(byteArrayOf(0x01, 1)) { transmitted += it; true } }
-        val second = launch(Dispatchers.Default) { link.send(byteArrayOf(0x00, 2)) { transmitted += it; true } }
+        // The second send starts only once the first frame is with the stack: launching both at once
+        // let either take the link first, and the order below then failed now and then.
         while (transmitted.isEmpty()) yield()
+        val second = launch(Dispatchers.Default) { link.send(byteArrayOf(0x00, 2)) { transmitted += it; true } }
         Thread.sleep(50)
         assertEquals(1, transmitted.size, "the second frame waits for the first one's onSent")
         link.onSent(true)
