@@ -373,21 +373,7 @@ pub fn prepare_dependant_document(
             ))
         },
     )?;
-    let id = citizen_protocol::crypto::random_b64url(16);
-    let status_idx = super::documents::allocate_index(&tx)?;
-    tx.execute(
-        "INSERT INTO issued_documents (document_id, account_id, device_id, kind, status_idx, issued_at, valid_until)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![
-            id,
-            dev.account_id,
-            dev.device_id,
-            kind.as_str(),
-            i64::try_from(status_idx).unwrap_or(-1),
-            now,
-            now + crate::documents::DOCUMENT_TTL_SECS
-        ],
-    )?;
+    let (id, status_idx) = super::documents::record_issued(&tx, &dev.account_id, &dev.device_id, kind, now)?;
     // The dependant's record was read to issue it: the dependant's access log shows it, with the
     // mandate as the reference (never the guardian's personal data).
     let reference = format!("mandate:{}", m.mandate_id);

@@ -64,6 +64,35 @@ pub(crate) fn allocate_index(conn: &Connection) -> ApiResult<u64> {
     Err(ApiError::internal())
 }
 
+/// Record one document issued to `account_id`'s device `device_id`: a fresh id and a free index
+/// of the status list (by which an official can revoke it), valid for
+/// [`docs::DOCUMENT_TTL_SECS`] from `now`. The citizen's own documents and a dependant's
+/// (handlers/delegation.rs) are recorded the same way. Returns the id and the index.
+pub(crate) fn record_issued(
+    conn: &Connection,
+    account_id: &str,
+    device_id: &str,
+    kind: DocumentKind,
+    now: i64,
+) -> ApiResult<(String, u64)> {
+    let id = citizen_protocol::crypto::random_b64url(16);
+    let status_idx = allocate_index(conn)?;
+    conn.execute(
+        "INSERT INTO issued_documents (document_id, account_id, device_id, kind, status_idx, issued_at, valid_until)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![
+            id,
+            account_id,
+            device_id,
+            kind.as_str(),
+            i64::try_from(status_idx).unwrap_or(-1),
+            now,
+            now + docs::DOCUMENT_TTL_SECS
+        ],
+    )?;
+    Ok((id, status_idx))
+}
+
 /// Check the request (bearer, statement, subject), read the register and record the issuance.
 fn prepare(s: &AppState, conn: &mut Connection, token: Option<&str>, req: &DocumentsRequest) -> ApiResult<Prepared> {
     let (tx, dev) =
@@ -87,21 +116,7 @@ fn prepare(s: &AppState, conn: &mut Connection, token: Option<&str>, req: &Docum
     )?;
     let mut out = Vec::with_capacity(DocumentKind::ALL.len());
     for kind in DocumentKind::ALL {
-        let id = citizen_protocol::crypto::random_b64url(16);
-        let status_idx = allocate_index(&tx)?;
-        tx.execute(
-            "INSERT INTO issued_documents (document_id, account_id, device_id, kind, status_idx, issued_at, valid_until)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![
-                id,
-                dev.account_id,
-                dev.device_id,
-                kind.as_str(),
-                i64::try_from(status_idx).unwrap_or(-1),
-                now,
-                now + docs::DOCUMENT_TTL_SECS
-            ],
-        )?;
+        let (id, status_idx) = record_issued(&tx, &dev.account_id, &dev.device_id, kind, now)?;
         out.push(ToIssue { id, kind, elements: elements(kind, &record), status_idx });
     }
     audit(&tx, now, "documents_issue", "ok", Some(&dev.account_id), Some(&dev.device_id));

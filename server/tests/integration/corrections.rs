@@ -172,6 +172,9 @@ async fn an_approved_correction_changes_the_register_keeps_history_and_revokes_t
     assert_eq!(v["evidence"], json!(["evidence"]));
 
     h.clock.advance(60);
+    // The test clock is the system clock plus an offset: under load a second may pass between
+    // the decision and the checks, so its time is checked against this window.
+    let decided_from = h.now();
     let (st, d) = decide(&h, &registrar, &case, "approve").await;
     assert_eq!((st, d["state"].as_str(), d["case_status"].as_str()), (200, Some("approved"), Some("approved")), "{d}");
     let (st, d) = decide(&h, &registrar, &case, "reject").await;
@@ -180,7 +183,8 @@ async fn an_approved_correction_changes_the_register_keeps_history_and_revokes_t
     // Register and profile.
     let after = profile(&h, &c).await;
     assert_eq!(after["place_of_origin"], ORIGIN_AFTER);
-    assert_eq!(after["updated_at"], h.now());
+    let updated_at = after["updated_at"].as_i64().unwrap();
+    assert!((decided_from..=h.now()).contains(&updated_at), "updated_at {updated_at} at the decision");
     // History, append-only.
     let hist = h.server.register_history(C1.0);
     assert_eq!(hist.len(), 1);
@@ -191,7 +195,7 @@ async fn an_approved_correction_changes_the_register_keeps_history_and_revokes_t
     );
     assert_eq!(
         (e.case_number.as_str(), e.official_id.as_str(), e.agency.as_str(), e.at),
-        (case.as_str(), "CB-0100", "Công an xã Thư Lâm", h.now())
+        (case.as_str(), "CB-0100", "Công an xã Thư Lâm", updated_at)
     );
     let db = rusqlite::Connection::open(h.server.database_path()).unwrap();
     assert!(db.execute("DELETE FROM register_history", []).is_err());
@@ -292,4 +296,35 @@ async fn a_rejection_changes_nothing_and_a_supplement_is_answered() {
     assert_eq!((after["blood_group"].as_str(), after["occupation"].as_str()), (Some("O+"), None));
     assert_eq!(after["place_of_origin"], before["place_of_origin"]);
     assert!(!revoked(&h, &pid).await, "a field the PID does not carry leaves it valid");
+}
+
+/// Two registrars decide the same case at the same moment, one approving and one rejecting:
+/// exactly one decision applies (the other is told the case is no longer pending), the history
+/// has one entry and the register matches that decision — never both, never neither.
+#[tokio::test]
+async fn two_decisions_at_once_apply_exactly_one() {
+    let h = start().await;
+    let mut c = citizen(&h, C1).await;
+    let first = h.server.add_official("CB-0102", "Công an xã Thư Lâm", &[Role::Register]).unwrap();
+    let second = h.server.add_official("CB-0103", "Công an xã Thư Lâm", &[Role::Register]).unwrap();
+    let (st, b) = propose(&h, &mut c, &proposal("place_of_origin", "new_value", ORIGIN_AFTER, true)).await;
+    assert_eq!(st, 201, "{b}");
+    let case = b["case_number"].as_str().unwrap().to_string();
+    h.clock.advance(60);
+
+    let ((sa, a), (sr, r)) = tokio::join!(decide(&h, &first, &case, "approve"), decide(&h, &second, &case, "reject"));
+    let mut statuses = [sa, sr];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 409], "approve: {a}; reject: {r}");
+    let loser = if sa == 409 { &a } else { &r };
+    assert_eq!(loser["code"].as_str(), Some(codes::NOT_PENDING), "{loser}");
+
+    let hist = h.server.register_history(C1.0);
+    assert_eq!(hist.len(), 1, "one decision recorded");
+    let origin = profile(&h, &c).await["place_of_origin"].as_str().map(str::to_owned);
+    if sa == 200 {
+        assert_eq!((hist[0].decision.as_str(), origin.as_deref()), ("approved", Some(ORIGIN_AFTER)));
+    } else {
+        assert_eq!((hist[0].decision.as_str(), origin.as_deref()), ("rejected", Some(ORIGIN_BEFORE)));
+    }
 }

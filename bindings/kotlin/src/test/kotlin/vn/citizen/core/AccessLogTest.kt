@@ -32,12 +32,7 @@ class AccessLogTest {
     ) = runBlocking {
         TestServer.start(serverDir).use { server ->
             CitizenCore.open(server.config(phoneDir), JcaDeviceKeyStore(), JcaDataKeyWrapper()).use { core ->
-                val ticket = core.account().startEnrollment(EnrollmentInput(CITIZEN.cccd, CITIZEN.dob, CITIZEN.phone))
-                core.account().completeEnrollment(
-                    server.otpFor(ticket.enrollmentId), PASSCODE,
-                    KeyOptions(requireUserAuthentication = false, preferStrongbox = false, attestationChallenge = byteArrayOf()),
-                )
-                core.account().login(PASSCODE)
+                server.enrolAndLogin(core, CITIZEN.cccd, CITIZEN.dob, CITIZEN.phone, PASSCODE)
                 val all = AccessLogFilter(agency = null, since = null, until = null)
                 assertTrue(core.account().accessLog(all).entries.isEmpty())
 

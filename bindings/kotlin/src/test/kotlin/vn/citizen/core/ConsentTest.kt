@@ -33,12 +33,7 @@ class ConsentTest {
     ) = runBlocking {
         TestServer.start(serverDir).use { server ->
             CitizenCore.open(server.config(phoneDir), JcaDeviceKeyStore(), JcaDataKeyWrapper()).use { core ->
-                val ticket = core.account().startEnrollment(EnrollmentInput(CITIZEN.cccd, CITIZEN.dob, CITIZEN.phone))
-                core.account().completeEnrollment(
-                    server.otpFor(ticket.enrollmentId), PASSCODE,
-                    KeyOptions(requireUserAuthentication = false, preferStrongbox = false, attestationChallenge = byteArrayOf()),
-                )
-                core.account().login(PASSCODE)
+                server.enrolAndLogin(core, CITIZEN.cccd, CITIZEN.dob, CITIZEN.phone, PASSCODE)
 
                 // QR login.
                 val handle = field(http(server, "POST", "/portal/api/sessions", "{}"), "handle")

@@ -28,12 +28,7 @@ class DelegationTest {
     ) = runBlocking<Unit> {
         TestServer.start(serverDir).use { server ->
             CitizenCore.open(server.config(phoneDir), JcaDeviceKeyStore(), JcaDataKeyWrapper()).use { core ->
-                val ticket = core.account().startEnrollment(EnrollmentInput(PARENT_CCCD, PARENT_DOB, PARENT_PHONE))
-                core.account().completeEnrollment(
-                    server.otpFor(ticket.enrollmentId), PASSCODE,
-                    KeyOptions(requireUserAuthentication = false, preferStrongbox = false, attestationChallenge = byteArrayOf()),
-                )
-                core.account().login(PASSCODE)
+                server.enrolAndLogin(core, PARENT_CCCD, PARENT_DOB, PARENT_PHONE, PASSCODE)
                 core.services().refreshCatalogue()
 
                 // The dependants the register gives the parent, each with an active mandate.

@@ -36,12 +36,7 @@ class PresentationAttacksTest {
     fun world() = runBlocking {
         server = TestServer.start(root.resolve("server"))
         core = CitizenCore.open(server.config(root.resolve("phone")), store, JcaDataKeyWrapper())
-        val ticket = core.account().startEnrollment(EnrollmentInput(CCCD, DOB, PHONE))
-        core.account().completeEnrollment(
-            server.otpFor(ticket.enrollmentId), PASSCODE,
-            KeyOptions(requireUserAuthentication = false, preferStrongbox = false, attestationChallenge = byteArrayOf()),
-        )
-        core.account().login(PASSCODE)
+        server.enrolAndLogin(core, CCCD, DOB, PHONE, PASSCODE)
         assertEquals(4, core.documents().refresh().size)
         // A verifier whose trust list is another authority's.
         TestServer.start(root.resolve("foreign")).use { foreign -> stranger = verifierOf(foreign, "stranger") }

@@ -74,6 +74,20 @@ class TestServer private constructor(
     private fun jsonField(line: String, name: String): String? =
         Regex(""""${Regex.escape(name)}"\s*:\s*"?([^",}]*)"?""").find(line)?.groupValues?.get(1)
 
+    /**
+     * Enrol the citizen on [core] through this server (the OTP read from its dev OTP file), with
+     * a software device key that needs no user authentication, then log in with [passcode]: the
+     * set-up most tests start from.
+     */
+    suspend fun enrolAndLogin(core: CitizenCore, cccd: String, dateOfBirth: String, phone: String, passcode: String) {
+        val ticket = core.account().startEnrollment(EnrollmentInput(cccd, dateOfBirth, phone))
+        core.account().completeEnrollment(
+            otpFor(ticket.enrollmentId), passcode,
+            KeyOptions(requireUserAuthentication = false, preferStrongbox = false, attestationChallenge = byteArrayOf()),
+        )
+        core.account().login(passcode)
+    }
+
     fun config(dataDir: Path, baseUrl: String = this.baseUrl): CoreConfig =
         defaultCoreConfig(baseUrl, dataDir.toString()).copy(
             trustAnchorsPem = listOf(caPem),
