@@ -246,7 +246,7 @@ where
     T: Send + 'static,
     F: FnMut(&AppState, &mut Connection) -> ApiResult<T> + Send + 'static,
 {
-    unit(state, crate::store::UnitLock::Whole, f).await
+    unit(state, crate::store::UnitLock::Whole, crate::store::Durability::Durable, f).await
 }
 
 /// [`blocking`] for a unit worked through key by key (decision 47): on PostgreSQL it overlaps
@@ -261,10 +261,27 @@ where
     T: Send + 'static,
     F: FnMut(&AppState, &mut Connection) -> ApiResult<T> + Send + 'static,
 {
-    unit(state, crate::store::UnitLock::Keyed, f).await
+    unit(state, crate::store::UnitLock::Keyed, crate::store::Durability::Durable, f).await
 }
 
-async fn unit<T, F>(state: &Arc<AppState>, lock: crate::store::UnitLock, mut f: F) -> ApiResult<T>
+/// [`blocking_keyed`] for a unit whose writes may be lost in a power cut after it is answered
+/// ([`crate::store::Durability::Volatile`]): committed and visible to every later unit, but
+/// not waited on to reach the disk. Only the login challenge: its nonce, if lost, fails one
+/// login and the device asks for another; the unit that consumes a nonce is durable.
+pub async fn blocking_keyed_volatile<T, F>(state: &Arc<AppState>, f: F) -> ApiResult<T>
+where
+    T: Send + 'static,
+    F: FnMut(&AppState, &mut Connection) -> ApiResult<T> + Send + 'static,
+{
+    unit(state, crate::store::UnitLock::Keyed, crate::store::Durability::Volatile, f).await
+}
+
+async fn unit<T, F>(
+    state: &Arc<AppState>,
+    lock: crate::store::UnitLock,
+    durability: crate::store::Durability,
+    mut f: F,
+) -> ApiResult<T>
 where
     T: Send + 'static,
     F: FnMut(&AppState, &mut Connection) -> ApiResult<T> + Send + 'static,
@@ -276,7 +293,7 @@ where
             BLOCKING_CLIENT.with(|c| c.set(client));
             let _guard = ClientGuard;
             let crate::store::Store::Pg(pg) = &st.store else { return Err(ApiError::internal()) };
-            match pg.run(lock, |conn| in_unit(|| f(&st, conn))) {
+            match pg.run(lock, durability, |conn| in_unit(|| f(&st, conn))) {
                 crate::store::PgOutcome::Committed((r, effects)) => {
                     effects.into_iter().for_each(|e| e());
                     r
@@ -307,7 +324,7 @@ where
             let _ = tx.send(if committed { r } else { Err(ApiError::internal()) });
         })
     });
-    if !state.store.submit(job) {
+    if !state.store.submit(job, durability) {
         tracing::error!("database writer stopped");
         return Err(ApiError::internal());
     }

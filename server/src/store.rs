@@ -52,6 +52,25 @@ use crate::sql::Connection;
 /// Most units in one group commit (bounds the latency a batch adds to its first request).
 pub const MAX_BATCH: usize = 256;
 
+/// Whether a unit's answer waits for its writes to be on disk (issue 14: durability where it
+/// matters, ARCHITECTURE.md decision 36).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Durability {
+    /// On disk before the unit is answered: SQLite commits its batch with `synchronous=FULL`
+    /// (one fsync of the WAL), PostgreSQL with its synchronous commit. Every unit whose loss
+    /// after its answer would matter: a consumed nonce, an accepted counter, a session, a
+    /// submission, an audit of a decision.
+    Durable,
+    /// Committed — every later unit and reader sees it — but possibly not yet on disk when it is
+    /// answered: SQLite `synchronous=NORMAL` for a batch made only of such units, PostgreSQL
+    /// `synchronous_commit = off` for the transaction. A power cut may then lose the writes;
+    /// never part of them, and never a durable unit's (the WAL is written in order, so the next
+    /// durable commit or checkpoint carries them to disk). Only for writes whose loss is
+    /// harmless: a challenge's nonce (a lost one fails one login, the device asks again; a
+    /// nonce is never reissued, so none can be used twice).
+    Volatile,
+}
+
 /// A unit of work: runs on the write connection and returns what to do once the batch's
 /// commit is known (`true`: committed).
 pub type Job = Box<dyn FnOnce(&mut Connection) -> Box<dyn FnOnce(bool) + Send> + Send>;
@@ -96,9 +115,9 @@ impl std::ops::DerefMut for DbGuard<'_> {
 impl Store {
     /// Queue a unit of work on the SQLite writer. `false` when the writer has stopped or the
     /// backend is PostgreSQL (whose units run through [`PgStore::run`]).
-    pub fn submit(&self, job: Job) -> bool {
+    pub fn submit(&self, job: Job, durability: Durability) -> bool {
         match self {
-            Store::Sqlite(s) => s.submit(job),
+            Store::Sqlite(s) => s.submit(job, durability),
             Store::Pg(_) => false,
         }
     }
@@ -132,7 +151,7 @@ impl Store {
 /// The write connection, its writer thread, and the read-only connections.
 pub struct SqliteStore {
     db: Arc<Mutex<Connection>>,
-    jobs: Mutex<Option<mpsc::Sender<Job>>>,
+    jobs: Mutex<Option<mpsc::Sender<(Job, Durability)>>>,
     readers: Readers,
     commits: Arc<AtomicU64>,
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
@@ -145,7 +164,7 @@ impl SqliteStore {
         let readers = Readers::open(path, readers)?;
         let db = Arc::new(Mutex::new(conn));
         let commits = Arc::new(AtomicU64::new(0));
-        let (tx, rx) = mpsc::channel::<Job>();
+        let (tx, rx) = mpsc::channel::<(Job, Durability)>();
         let (wdb, wcommits) = (db.clone(), commits.clone());
         let writer = std::thread::Builder::new()
             .name("citizen-db-writer".into())
@@ -155,9 +174,9 @@ impl SqliteStore {
     }
 
     /// Queue a unit of work. `false` when the writer has stopped.
-    pub fn submit(&self, job: Job) -> bool {
+    pub fn submit(&self, job: Job, durability: Durability) -> bool {
         let jobs = self.jobs.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        jobs.as_ref().is_some_and(|tx| tx.send(job).is_ok())
+        jobs.as_ref().is_some_and(|tx| tx.send((job, durability)).is_ok())
     }
 
     /// The write connection, for inspection between units (tests, operators). Waits for the
@@ -190,7 +209,9 @@ impl Drop for SqliteStore {
     }
 }
 
-fn writer_loop(db: &Mutex<Connection>, rx: &mpsc::Receiver<Job>, commits: &AtomicU64) {
+fn writer_loop(db: &Mutex<Connection>, rx: &mpsc::Receiver<(Job, Durability)>, commits: &AtomicU64) {
+    // The connection opens with `synchronous=FULL` (`db::open`).
+    let mut synced = true;
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -200,9 +221,26 @@ fn writer_loop(db: &Mutex<Connection>, rx: &mpsc::Receiver<Job>, commits: &Atomi
             }
         }
         let mut conn = db.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        // One durable unit makes the whole batch's commit durable.
+        let durable = batch.iter().any(|(_, d)| *d == Durability::Durable);
+        if durable != synced {
+            let pragma = if durable { "PRAGMA synchronous = FULL" } else { "PRAGMA synchronous = NORMAL" };
+            match conn.execute_batch(pragma) {
+                Ok(()) => synced = durable,
+                Err(e) if durable => {
+                    // Durable units must not be answered from an unsynced commit: fail them all
+                    // (their requests get an internal error; nothing of them ran).
+                    tracing::error!("could not restore synchronous=FULL: {e}");
+                    drop(conn);
+                    continue;
+                }
+                // Staying at FULL only costs the volatile units an fsync.
+                Err(e) => tracing::warn!("could not set synchronous=NORMAL: {e}"),
+            }
+        }
         let mut answers: Vec<Box<dyn FnOnce(bool) + Send>> = Vec::with_capacity(batch.len());
         let mut open = begin(&conn);
-        for job in batch {
+        for (job, _) in batch {
             if !open {
                 // No transaction (BEGIN failed): the unit runs in autocommit mode, as before.
                 open = begin(&conn);
@@ -352,7 +390,14 @@ impl PgStore {
     /// either way (a consumed nonce stays consumed, as with SQLite); a unit in which a
     /// statement failed (PostgreSQL aborted its transaction) or that panicked is rolled back.
     /// Blocks: call it on a blocking thread.
-    pub fn run<T>(&self, lock: UnitLock, mut f: impl FnMut(&mut Connection) -> T) -> PgOutcome<T> {
+    /// A [`Durability::Volatile`] unit commits with `synchronous_commit = off` (its commit
+    /// returns before PostgreSQL's WAL flush).
+    pub fn run<T>(
+        &self,
+        lock: UnitLock,
+        durability: Durability,
+        mut f: impl FnMut(&mut Connection) -> T,
+    ) -> PgOutcome<T> {
         let lock = if self.whole_only { UnitLock::Whole } else { lock };
         let mut conn = match self.pool.get() {
             Ok(c) => c,
@@ -374,7 +419,7 @@ impl PgStore {
             // READ COMMITTED, not SERIALIZABLE: a serializable snapshot would be taken by the
             // lock statement before it waits, and so miss what the units before committed;
             // under the lock every later statement sees all of them, which is serial execution.
-            let begin = match lock {
+            let mut begin = match lock {
                 UnitLock::Whole => {
                     format!("BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock({UNIT_LOCK})")
                 }
@@ -382,6 +427,9 @@ impl PgStore {
                     format!("BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock_shared({UNIT_LOCK})")
                 }
             };
+            if durability == Durability::Volatile {
+                begin.push_str("; SET LOCAL synchronous_commit TO OFF");
+            }
             if conn.execute_batch(&begin).is_err() {
                 let (_, retry) = conn.failure();
                 let _ = conn.execute_batch("ROLLBACK");
@@ -541,8 +589,57 @@ mod tests {
                 let _ = tx.send(r && committed);
             })
         });
-        assert!(s.submit(job));
+        assert!(s.submit(job, Durability::Durable));
         rx.recv().ok()
+    }
+
+    /// Submit a unit that reports the `synchronous` setting its batch commits under (1 NORMAL,
+    /// 2 FULL) and inserts `key`.
+    fn probe(s: &SqliteStore, key: &'static str, d: Durability) -> mpsc::Receiver<i64> {
+        let (tx, rx) = mpsc::channel();
+        let job: Job = Box::new(move |c| {
+            let level: i64 = c.query_row("PRAGMA synchronous", [], |r| r.get(0)).unwrap();
+            c.execute("INSERT INTO meta (key, value) VALUES (?1, x'00')", [key]).unwrap();
+            Box::new(move |committed| {
+                assert!(committed);
+                let _ = tx.send(level);
+            })
+        });
+        assert!(s.submit(job, d));
+        rx
+    }
+
+    /// Decision 36: a batch of volatile units only commits without waiting for fsync; one
+    /// durable unit in a batch makes the whole batch's commit durable; either way the writes
+    /// are committed and seen by readers.
+    #[test]
+    fn only_a_batch_of_volatile_units_commits_unsynced() {
+        let (s, dir) = store();
+        assert_eq!(probe(&s, "v1", Durability::Volatile).recv().unwrap(), 1, "volatile alone: NORMAL");
+        assert_eq!(probe(&s, "d1", Durability::Durable).recv().unwrap(), 2, "durable: FULL again");
+        // Hold the writer in one unit so that the next two are queued together: one batch.
+        let (started_tx, started) = mpsc::channel();
+        let (release, gate) = mpsc::channel::<()>();
+        let held: Job = Box::new(move |_| {
+            started_tx.send(()).unwrap();
+            gate.recv().unwrap();
+            Box::new(|_| {})
+        });
+        assert!(s.submit(held, Durability::Volatile));
+        started.recv().unwrap();
+        let v = probe(&s, "v2", Durability::Volatile);
+        let d = probe(&s, "d2", Durability::Durable);
+        release.send(()).unwrap();
+        assert_eq!((v.recv().unwrap(), d.recv().unwrap()), (2, 2), "a mixed batch commits durably");
+        assert_eq!(probe(&s, "v3", Durability::Volatile).recv().unwrap(), 1);
+        let seen: i64 = s
+            .readers()
+            .get()
+            .query_row("SELECT COUNT(*) FROM meta WHERE key IN ('v1', 'd1', 'v2', 'd2', 'v3')", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(seen, 5);
+        drop(s);
+        let _ = std::fs::remove_dir_all(dir);
     }
 
     #[test]

@@ -135,6 +135,10 @@ pub(crate) enum CounterKind {
     Submit,
 }
 
+/// A reserved passcode attempt: the gate, the verifier to compare against when it proceeds,
+/// and the counter value reserved with it ([`Store::reserve_passcode_attempt_with`]).
+pub(crate) type PasscodeAttempt = (Gate, Option<PasscodeRow>, Option<u64>);
+
 /// Passcode verifier state.
 #[derive(Clone, Debug)]
 pub(crate) struct PasscodeRow {
@@ -662,7 +666,7 @@ impl Store {
         &self,
         now: i64,
         counter: Option<CounterKind>,
-    ) -> Result<Option<(Gate, Option<PasscodeRow>, Option<u64>)>> {
+    ) -> Result<Option<PasscodeAttempt>> {
         let mut c = self.conn();
         let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut reserved_counter = None;

@@ -15,7 +15,7 @@ use axum::{Json, Router};
 use citizen_protocol::protocol as p;
 use citizen_protocol::protocol::services as ps;
 
-use crate::api::{blocking, blocking_keyed, ApiError, ApiJson, ApiResult, AppState};
+use crate::api::{blocking, blocking_keyed, blocking_keyed_volatile, ApiError, ApiJson, ApiResult, AppState};
 use crate::db::audit;
 
 pub mod access;
@@ -173,8 +173,12 @@ async fn enroll_complete(
     blocking(&s, move |s, c| audited(s, c, "enroll_complete", |s, c| enrollment::complete(s, c, &req))).await.map(Json)
 }
 
+/// The challenge's unit is volatile: a nonce lost in a power cut fails one login, and the login
+/// that consumes it is durable (decision 36).
 async fn challenge(State(s): S, ApiJson(req): ApiJson<p::ChallengeRequest>) -> ApiResult<Json<p::ChallengeResponse>> {
-    blocking_keyed(&s, move |s, c| audited(s, c, "challenge", |s, c| auth::challenge(s, c, &req))).await.map(Json)
+    blocking_keyed_volatile(&s, move |s, c| audited(s, c, "challenge", |s, c| auth::challenge(s, c, &req)))
+        .await
+        .map(Json)
 }
 
 /// Signature checked before the unit of work, token signed after: no ECDSA on the writer.
