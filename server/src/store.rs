@@ -210,8 +210,8 @@ impl Drop for SqliteStore {
 }
 
 fn writer_loop(db: &Mutex<Connection>, rx: &mpsc::Receiver<(Job, Durability)>, commits: &AtomicU64) {
-    // The connection opens with `synchronous=FULL` (`db::open`).
-    let mut synced = true;
+    // The connection opens with `synchronous=FULL` (`db::open`) and is left at FULL between
+    // batches: inspection through `SqliteStore::lock` (tests, operators) writes durably.
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -223,21 +223,12 @@ fn writer_loop(db: &Mutex<Connection>, rx: &mpsc::Receiver<(Job, Durability)>, c
         let mut conn = db.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         // One durable unit makes the whole batch's commit durable.
         let durable = batch.iter().any(|(_, d)| *d == Durability::Durable);
-        if durable != synced {
-            let pragma = if durable { "PRAGMA synchronous = FULL" } else { "PRAGMA synchronous = NORMAL" };
-            match conn.execute_batch(pragma) {
-                Ok(()) => synced = durable,
-                Err(e) if durable => {
-                    // Durable units must not be answered from an unsynced commit: fail them all
-                    // (their requests get an internal error; nothing of them ran).
-                    tracing::error!("could not restore synchronous=FULL: {e}");
-                    drop(conn);
-                    continue;
-                }
-                // Staying at FULL only costs the volatile units an fsync.
-                Err(e) => tracing::warn!("could not set synchronous=NORMAL: {e}"),
-            }
-        }
+        // Staying at FULL when the switch fails only costs the volatile units an fsync.
+        let unsynced = !durable
+            && conn
+                .execute_batch("PRAGMA synchronous = NORMAL")
+                .map_err(|e| tracing::warn!("could not set synchronous=NORMAL: {e}"))
+                .is_ok();
         let mut answers: Vec<Box<dyn FnOnce(bool) + Send>> = Vec::with_capacity(batch.len());
         let mut open = begin(&conn);
         for (job, _) in batch {
@@ -265,6 +256,16 @@ fn writer_loop(db: &Mutex<Connection>, rx: &mpsc::Receiver<(Job, Durability)>, c
             }
         }
         let committed = !open || commit(&conn, commits);
+        if unsynced {
+            if let Err(e) = conn.execute_batch("PRAGMA synchronous = FULL") {
+                // The next batch must not commit durable units unsynced: stop the writer (its
+                // requests then get internal errors) rather than answer them from NORMAL.
+                tracing::error!("could not restore synchronous=FULL; the database writer stops: {e}");
+                drop(conn);
+                answers.into_iter().for_each(|a| a(committed));
+                return;
+            }
+        }
         drop(conn);
         answers.into_iter().for_each(|a| a(committed));
     }
@@ -616,6 +617,8 @@ mod tests {
     fn only_a_batch_of_volatile_units_commits_unsynced() {
         let (s, dir) = store();
         assert_eq!(probe(&s, "v1", Durability::Volatile).recv().unwrap(), 1, "volatile alone: NORMAL");
+        let between: i64 = s.lock().query_row("PRAGMA synchronous", [], |r| r.get(0)).unwrap();
+        assert_eq!(between, 2, "FULL again between batches (inspection writes are durable)");
         assert_eq!(probe(&s, "d1", Durability::Durable).recv().unwrap(), 2, "durable: FULL again");
         // Hold the writer in one unit so that the next two are queued together: one batch.
         let (started_tx, started) = mpsc::channel();
